@@ -1,0 +1,90 @@
+"""Conversions between generator tensors, uint8 arrays and image files."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from explorer.errors import UserError
+
+MAX_PHOTO_PIXELS = 64_000_000  # refuse larger photos before decoding them
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Generator output [N, 3, H, W] float in [-1, 1] → uint8 [N, H, W, 3] (clipped, rounded)."""
+    x = (images.detach().float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def from_uint8(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N, H, W, 3] → float32 [N, 3, H, W] in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def image_grid(images: np.ndarray, cols: int | None = None) -> Image.Image:
+    """Tile uint8 [N, H, W, 3] images into one picture, ``cols`` wide (default: about square)."""
+    n, h, w, _ = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = np.zeros((rows * h, cols * w, 3), dtype=np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
+    return Image.fromarray(canvas)
+
+
+def load_photo(path: Path) -> Image.Image:
+    """Open a photo as an RGB Pillow image, honouring EXIF orientation.
+
+    Grayscale, palette, CMYK, 16-bit and alpha images are converted to 8-bit RGB (alpha
+    composited on black). Animated images use their first frame.
+
+    Raises:
+        UserError: missing file, not an image, corrupt or truncated data, or more than
+            ``MAX_PHOTO_PIXELS`` pixels (checked from the header, before decoding).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PHOTO_PIXELS:
+                    raise UserError(f"{path}: {im.width}x{im.height} is over the {MAX_PHOTO_PIXELS // 1_000_000} "
+                                    "megapixel limit")
+                im.seek(0)
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im)
+    except UnidentifiedImageError:
+        raise UserError(f"{path}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError(f"{path}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{path}: corrupt or truncated image ({e})") from None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode → 8-bit RGB."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray((arr / peak * 255).round().astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def centre_crop(im: Image.Image, resolution: int) -> Image.Image:
+    """Crop the central square and resize it to ``resolution`` × ``resolution`` with Lanczos."""
+    side = min(im.size)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    return im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)

@@ -1,0 +1,115 @@
+"""Networks on disk: safetensors for the tensors, JSON for the configuration that rebuilds them.
+
+A network ``NAME`` is stored as ``NAME.safetensors`` (its state dict) and ``NAME.json``
+(``{"kind": ..., "config": {...}}``). Nothing is ever unpickled. Files are written to a
+temporary name, fsynced and renamed, so a crash never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from explorer.errors import UserError
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write a flat dict of tensors as safetensors, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file on the CPU.
+
+    Raises:
+        UserError: the file is missing or not a readable safetensors file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON object.
+
+    Raises:
+        UserError: missing file, invalid JSON, or not an object.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: invalid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
+
+
+def save_network(net: nn.Module, stem: Path, kind: str, config: dict, *, dtype: torch.dtype = torch.float32) -> None:
+    """Save ``net`` as ``stem.safetensors`` (floating-point tensors cast to ``dtype``) plus ``stem.json``."""
+    stem = Path(stem)
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    save_tensors(stem.with_suffix(".safetensors"), tensors)
+    write_json(stem.with_suffix(".json"), {"kind": kind, "config": config})
+
+
+def load_state(net: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``state`` into ``net`` in float32, refusing missing, unexpected or mis-shaped tensors.
+
+    Raises:
+        UserError: the tensors do not fit the network built from the config.
+    """
+    own = net.state_dict()
+    missing, unexpected = own.keys() - state.keys(), state.keys() - own.keys()
+    wrong = [k for k in own.keys() & state.keys() if own[k].shape != state[k].shape]
+    if missing or unexpected or wrong:
+        first = sorted(missing)[:1] or sorted(unexpected)[:1] or sorted(wrong)[:1]
+        raise UserError(f"{source}: weights do not match the architecture in its JSON "
+                        f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped; e.g. {first[0]})")
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+
+
+def read_network_config(stem: Path, kind: str) -> dict:
+    """Read ``stem.json`` and check it describes a network of ``kind``.
+
+    Raises:
+        UserError: missing or broken JSON, or another kind of network.
+    """
+    meta = read_json(Path(stem).with_suffix(".json"))
+    if meta.get("kind") != kind or not isinstance(meta.get("config"), dict):
+        raise UserError(f"{Path(stem).with_suffix('.json')}: expected a {kind!r} network config, "
+                        f"found kind {meta.get('kind')!r}")
+    return meta["config"]

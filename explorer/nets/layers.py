@@ -1,0 +1,202 @@
+"""Building blocks of the StyleGAN2 generator and discriminator (Karras et al., 2020,
+"Analyzing and Improving the Image Quality of StyleGAN", arXiv:1912.04958).
+
+Every trainable weight uses the equalized learning rate of ProGAN (Karras et al., 2018):
+parameters are stored as N(0, 1) / lr_multiplier and scaled by lr_multiplier / sqrt(fan_in)
+at run time, so Adam sees the same dynamic range in every layer.
+
+Pure PyTorch: runs on CPU, CUDA and MPS. Tensors are float32 NCHW unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)  # keeps the activations' second moment at 1 through leaky ReLU
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) scaled by sqrt(2), as in StyleGAN."""
+    return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+
+
+class EqualizedLinear(nn.Module):
+    """Fully connected layer with equalized learning rate.
+
+    Args:
+        in_features, out_features: sizes of the input and output vectors.
+        bias_init: initial value of every bias entry (1 for style affines, so styles start at 1).
+        lr_multiplier: scales this layer's effective learning rate (0.01 in the mapping network).
+        activation: "linear" or "lrelu".
+
+    Shapes: [N, in_features] float → [N, out_features] float.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias_init: float = 0.0,
+                 lr_multiplier: float = 1.0, activation: str = "linear"):
+        super().__init__()
+        if activation not in ("linear", "lrelu"):
+            raise ValueError(f"activation must be 'linear' or 'lrelu', got {activation!r}")
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        return lrelu(x) if self.activation == "lrelu" else x
+
+
+def _fir_kernel(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Depthwise 4×4 low-pass kernel, the outer product of [1, 3, 3, 1] normalised to sum 1.
+
+    Returns: [channels, 1, 4, 4].
+    """
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0], device=device, dtype=dtype)
+    k = torch.outer(f, f)
+    return (k / k.sum()).expand(channels, 1, 4, 4)
+
+
+def downsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Blur with the [1, 3, 3, 1] filter and keep every second pixel: [N, C, H, W] → [N, C, H/2, W/2]."""
+    return F.conv2d(x, _fir_kernel(x.shape[1], x.device, x.dtype), stride=2, padding=1, groups=x.shape[1])
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear 2× upsampling, the separable [1, 3, 3, 1] / 4 filter: [N, C, H, W] → [N, C, 2H, 2W]."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+class EqualizedConv2d(nn.Module):
+    """2-D convolution with equalized learning rate, optional 2× downsampling and leaky ReLU.
+
+    Used by the discriminator. With ``down=True`` the input is low-pass filtered and subsampled
+    after the convolution (StyleGAN2's blur-then-stride order, anti-aliased).
+
+    Shapes: [N, in_channels, H, W] → [N, out_channels, H', W'] with H' = H / 2 when down.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
+                 activation: str = "linear", down: bool = False):
+        super().__init__()
+        if activation not in ("linear", "lrelu"):
+            raise ValueError(f"activation must be 'linear' or 'lrelu', got {activation!r}")
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.activation = activation
+        self.down = down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
+        if self.down:
+            x = downsample2x(x)
+        if self.bias is not None:
+            x = x + self.bias.view(1, -1, 1, 1)
+        return lrelu(x) if self.activation == "lrelu" else x
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated convolution (paper §2.2, eq. 1–3).
+
+    A learned affine maps w to a per-input-channel style s; the kernel is scaled by s
+    (modulation) and each output channel renormalised to unit expected variance
+    (demodulation). Implemented as x·s → shared convolution → ·d, which equals the grouped
+    per-sample kernel exactly and lets every sample share one convolution call.
+
+    Args:
+        in_channels, out_channels, kernel_size: convolution geometry.
+        w_dim: dimensionality of w.
+        demodulate: False for ToRGB.
+        up: upsample the input 2× (bilinear [1, 3, 3, 1]) before the convolution.
+
+    Shapes: x [N, in_channels, H, W], w [N, w_dim] → [N, out_channels, H·(2 if up), W·(2 if up)].
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, *,
+                 demodulate: bool = True, up: bool = False):
+        super().__init__()
+        self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.demodulate = demodulate
+        self.up = up
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)                                  # [N, in]
+        weight = self.weight * self.weight_gain                  # [out, in, k, k]
+        if self.up:
+            x = upsample2x(x)
+        x = x * styles[:, :, None, None]
+        x = F.conv2d(x, weight, padding=self.padding)            # [N, out, H, W]
+        if self.demodulate:
+            # d_j = 1 / sqrt(sum_{i,k} (s_i w_ijk)^2): [N, out]
+            dcoefs = (weight.square().sum(dim=(2, 3)) @ styles.square().T).T.add(1e-8).rsqrt()
+            x = x * dcoefs[:, :, None, None]
+        return x
+
+
+class NoiseInjection(nn.Module):
+    """Per-pixel Gaussian noise with a learned per-layer strength (initialised to 0).
+
+    ``noise_mode``: "random" draws fresh noise, "const" uses a fixed buffer (deterministic
+    renders: the app and tests use it), "none" adds nothing.
+
+    Shapes: [N, C, R, R] → same.
+    """
+
+    def __init__(self, resolution: int):
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros([]))
+        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
+
+    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        if noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        elif noise_mode == "const":
+            noise = self.noise_const
+        elif noise_mode == "none":
+            return x
+        else:
+            raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
+        return x + noise * self.strength
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3×3 convolution, noise, bias and leaky ReLU: one styled layer of the synthesis network.
+
+    Shapes: x [N, in_channels, H, W], w [N, w_dim] → [N, out_channels, R, R] with R = resolution.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *, up: bool = False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.noise = NoiseInjection(resolution)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        x = self.noise(self.conv(x, w), noise_mode)
+        return lrelu(x + self.bias.view(1, -1, 1, 1))
+
+
+class ToRGB(nn.Module):
+    """Modulated 1×1 convolution to RGB without demodulation (the skip generator's output branch).
+
+    Shapes: x [N, in_channels, R, R], w [N, w_dim] → [N, 3, R, R].
+    """
+
+    def __init__(self, in_channels: int, w_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, 3, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias.view(1, -1, 1, 1)

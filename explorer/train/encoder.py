@@ -1,0 +1,161 @@
+"""Training the W+ encoder against a frozen generator (the photo autoencoder).
+
+Each minibatch mixes real photos (reconstruction loss only) with generated faces whose W+
+is known (reconstruction + latent loss), as in e4e's training on real data with pSp's
+latent supervision for synthetic data. The e4e delta penalty keeps each layer's w close to
+the first layer's, which keeps the codes editable (Tov et al., 2021, §3.3).
+
+Losses: mean squared error and mean absolute error in pixels, at full and half
+resolution; latent MSE on generated faces; delta penalty on all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from explorer.data.dataset import ImageDataset
+from explorer.errors import UserError
+from explorer.images import image_grid, to_uint8
+from explorer.latent import broadcast
+from explorer.netio import save_network
+from explorer.nets.encoder import Encoder, EncoderConfig
+from explorer.nets.stylegan import Generator
+from explorer.train import checkpoint
+from explorer.weights import load_generator
+
+
+@dataclass
+class EncoderTrainConfig:
+    """Hyper-parameters of an encoder run; saved in its checkpoint."""
+
+    data: str
+    generator: str
+    batch: int = 16
+    lr: float = 0.0005
+    kimg: float = 30.0
+    synthetic_fraction: float = 0.5
+    latent_weight: float = 1.0
+    delta_weight: float = 0.001
+    channel_base: int = 2048
+    channel_max: int = 256
+    tick_kimg: float = 1.0
+    snapshot_kimg: float = 5.0
+    seed: int = 0
+
+
+def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE + L1 at full and half resolution, per-sample mean: [N, 3, R, R] each → [N]."""
+    loss = (recon - target).square().mean(dim=(1, 2, 3)) + (recon - target).abs().mean(dim=(1, 2, 3))
+    r2, t2 = F.avg_pool2d(recon, 2), F.avg_pool2d(target, 2)
+    return loss + (r2 - t2).square().mean(dim=(1, 2, 3))
+
+
+def delta_penalty(ws: torch.Tensor) -> torch.Tensor:
+    """e4e's Δ regularizer: mean over layers i > 0 of ||w_i - w_0||²: [N, num_ws, w_dim] → scalar."""
+    return (ws[:, 1:] - ws[:, :1]).square().sum(dim=2).mean()
+
+
+def _synthetic_batch(G: Generator, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated faces with known W+: ψ ~ U(0.5, 1), one w per face. Returns (images, ws)."""
+    with torch.no_grad():
+        w = G.mapping(torch.randn(n, G.cfg.z_dim, device=device))
+        psi = torch.empty(n, 1, device=device).uniform_(0.5, 1.0)
+        ws = broadcast(G.mapping.w_avg.lerp(w, psi), G.num_ws)
+        return G.synthesis(ws, noise_mode="const"), ws
+
+
+def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu") -> Path:
+    """Train (or resume) an encoder for the generator at ``cfg.generator`` (a weights stem).
+
+    Writes ``encoder.safetensors``/``.json`` (float16), ``recon<kimg>.png`` grids (rows:
+    photo, reconstruction) and ``stats.jsonl`` into ``run_dir``. Returns ``run_dir``.
+
+    Raises:
+        UserError: bad data or generator, a mismatched dataset resolution, or a
+            non-finite loss.
+    """
+    run_dir = Path(run_dir)
+    dev = torch.device(device)
+    G = load_generator(Path(cfg.generator)).to(dev)
+    dataset = ImageDataset(Path(cfg.data))
+    if dataset.resolution != G.cfg.resolution:
+        raise UserError(f"{cfg.data}: images are {dataset.resolution}², the generator makes {G.cfg.resolution}²")
+    if resume != checkpoint.has_checkpoint(run_dir):
+        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
+                                          "holds a run already; pass --resume or pick a new --outdir"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    ecfg = EncoderConfig(resolution=G.cfg.resolution, num_ws=G.num_ws, w_dim=G.cfg.w_dim,
+                         channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+    E = Encoder(ecfg).to(dev, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    progress = {"nimg": 0, "step": 0}
+    if resume:
+        progress = checkpoint.load_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, rng)["progress"]
+    w_avg = G.mapping.w_avg
+    with torch.no_grad():
+        w_std = G.mapping(torch.randn(4096, G.cfg.z_dim, device=dev)).std(dim=0).mean()
+    preview = dataset.batch(np.arange(8)).to(dev)
+
+    def snapshot() -> None:
+        with torch.no_grad():
+            recon = G.synthesis(E(preview, w_avg), noise_mode="const")
+        image_grid(to_uint8(torch.cat([preview, recon])), cols=8).save(run_dir / f"recon{progress['nimg'] // 1000:06d}.png")
+        save_network(E, run_dir / "encoder", "encoder", ecfg.to_dict(), dtype=torch.float16)
+        checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng)
+
+    total = int(cfg.kimg * 1000)
+    n_syn = int(round(cfg.batch * cfg.synthetic_fraction))
+    next_tick = progress["nimg"] + cfg.tick_kimg * 1000
+    next_snapshot = progress["nimg"] + cfg.snapshot_kimg * 1000
+    tick_start, tick_nimg = time.time(), progress["nimg"]
+    sums: dict[str, list[float]] = {"loss": [], "recon_real": [], "latent": []}
+    bar = tqdm(total=total / 1000, initial=progress["nimg"] / 1000, unit="kimg", dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]")
+    with open(run_dir / "stats.jsonl", "a") as stats_file:
+        while progress["nimg"] < total:
+            real = dataset.batch(rng.integers(0, len(dataset), cfg.batch - n_syn)).to(dev)
+            syn, syn_ws = _synthetic_batch(G, n_syn, dev)
+            images = torch.cat([real, syn]).contiguous(memory_format=torch.channels_last)
+            ws = E(images, w_avg)                                       # [B, num_ws, w_dim]
+            recon = G.synthesis(ws, noise_mode="const")
+            rec = reconstruction_loss(recon, images)
+            latent = ((ws[len(real):] - syn_ws) / w_std).square().mean() if n_syn else torch.zeros((), device=dev)
+            loss = rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
+            if not torch.isfinite(loss):
+                raise UserError(f"{run_dir}: loss became {loss.item()} at {progress['nimg'] / 1000:.1f} kimg; "
+                                "stopped, the last checkpoint is kept")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            progress["nimg"] += cfg.batch
+            progress["step"] += 1
+            sums["loss"].append(loss.item())
+            sums["recon_real"].append(rec[:len(real)].mean().item())
+            sums["latent"].append(latent.item())
+            bar.update(cfg.batch / 1000)
+            if progress["nimg"] >= next_tick or progress["nimg"] >= total:
+                now = time.time()
+                row = {"kimg": round(progress["nimg"] / 1000, 3),
+                       "img_per_s": round((progress["nimg"] - tick_nimg) / (now - tick_start), 2),
+                       **{k: round(float(np.mean(v)), 5) for k, v in sums.items()}}
+                stats_file.write(json.dumps(row) + "\n")
+                stats_file.flush()
+                bar.set_postfix_str(f"{row['img_per_s']:.1f} img/s, loss {row['loss']:.4f}")
+                sums = {k: [] for k in sums}
+                tick_start, tick_nimg = now, progress["nimg"]
+                next_tick += cfg.tick_kimg * 1000
+            if progress["nimg"] >= next_snapshot or progress["nimg"] >= total:
+                snapshot()
+                next_snapshot += cfg.snapshot_kimg * 1000
+    bar.close()
+    return run_dir

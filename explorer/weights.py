@@ -1,0 +1,166 @@
+"""The bundled model set in weights/: manifest, checksums, loading.
+
+``weights/manifest.json``::
+
+    {"licence": "...",
+     "files": {"generator.safetensors": {"sha256": "...", "size": 123}, ...},
+     "models": {"generator": {...training facts...}, "encoder": {...}, "directions": {...}}}
+
+Every network is ``NAME.safetensors`` + ``NAME.json`` (see ``explorer.netio``). Files listed
+in the manifest are checked against their sha256 before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from explorer.directions import Direction, load_directions
+from explorer.errors import UserError
+from explorer.netio import load_state, load_tensors, read_json, read_network_config, write_json
+from explorer.nets.encoder import Encoder, EncoderConfig
+from explorer.nets.stylegan import Generator, GeneratorConfig
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = "manifest.json"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto" → CUDA if present, else MPS if present, else CPU; or the named device.
+
+    Raises:
+        UserError: an unknown name, or a device this machine lacks.
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name not in available:
+        raise UserError(f"--device must be auto, cpu, cuda or mps, got {name!r}")
+    if not available[name]:
+        raise UserError(f"--device {name}: not available on this machine")
+    return torch.device(name)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_generator(stem: Path) -> Generator:
+    """Rebuild a Generator from ``stem.json`` and ``stem.safetensors`` (float32, eval mode, CPU).
+
+    Raises:
+        UserError: missing, broken or mismatched files.
+    """
+    cfg = read_network_config(stem, "generator")
+    try:
+        G = Generator(GeneratorConfig(**cfg))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{Path(stem).with_suffix('.json')}: bad generator config ({e})") from None
+    path = Path(stem).with_suffix(".safetensors")
+    load_state(G, load_tensors(path), path)
+    return G.eval().requires_grad_(False)
+
+
+def load_encoder(stem: Path) -> Encoder:
+    """Rebuild an Encoder from ``stem.json`` and ``stem.safetensors`` (float32, eval mode, CPU).
+
+    Raises:
+        UserError: missing, broken or mismatched files.
+    """
+    cfg = read_network_config(stem, "encoder")
+    try:
+        E = Encoder(EncoderConfig(**cfg))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{Path(stem).with_suffix('.json')}: bad encoder config ({e})") from None
+    path = Path(stem).with_suffix(".safetensors")
+    load_state(E, load_tensors(path), path)
+    return E.eval().requires_grad_(False)
+
+
+@dataclass
+class ModelBundle:
+    """The networks the app and the CLI use, on one device.
+
+    ``encoder`` is None when the folder has none (photos cannot be loaded then).
+    """
+
+    path: Path
+    device: torch.device
+    generator: Generator
+    encoder: Encoder | None
+    directions: list[Direction] = field(default_factory=list)
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def resolution(self) -> int:
+        return self.generator.cfg.resolution
+
+    def direction(self, name: str) -> Direction:
+        """The direction called ``name``. Raises UserError listing the known names otherwise."""
+        for d in self.directions:
+            if d.name == name:
+                return d
+        known = ", ".join(d.name for d in self.directions) or "none"
+        raise UserError(f"{self.path}: no direction named {name!r} (known: {known})")
+
+
+def verify_manifest(folder: Path) -> dict:
+    """Read ``folder/manifest.json`` and check every listed file's sha256. Returns the manifest.
+
+    Raises:
+        UserError: a missing manifest or file, or a checksum mismatch.
+    """
+    manifest = read_json(Path(folder) / MANIFEST)
+    for name, info in manifest.get("files", {}).items():
+        path = Path(folder) / name
+        if not path.is_file():
+            raise UserError(f"{path}: listed in {MANIFEST} but missing")
+        if file_sha256(path) != info.get("sha256"):
+            raise UserError(f"{path}: sha256 does not match {MANIFEST} (corrupt or replaced file)")
+    return manifest
+
+
+def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle:
+    """Load generator, encoder (if present) and directions (if present) from a weights folder.
+
+    Args:
+        folder: defaults to the repository's weights/.
+        device: "auto", "cpu", "cuda" or "mps".
+
+    Raises:
+        UserError: missing folder or generator, bad checksums, or mismatched files.
+    """
+    folder = Path(folder) if folder is not None else DEFAULT_WEIGHTS
+    if not (folder / "generator.json").is_file():
+        raise UserError(f"{folder}: not a weights folder (no generator.json)")
+    dev = pick_device(device)
+    manifest = verify_manifest(folder) if (folder / MANIFEST).is_file() else {}
+    generator = load_generator(folder / "generator").to(dev)
+    encoder = load_encoder(folder / "encoder").to(dev) if (folder / "encoder.json").is_file() else None
+    directions = []
+    if (folder / "directions.json").is_file():
+        directions = load_directions(folder / "directions", file_sha256(folder / "generator.safetensors"))
+    return ModelBundle(folder, dev, generator, encoder, directions, manifest)
+
+
+def write_manifest(folder: Path, models: dict, licence: str) -> dict:
+    """Write ``folder/manifest.json`` listing every .safetensors/.json file (but the manifest)
+    with its sha256 and size, plus ``models`` (training facts per model) and ``licence``."""
+    folder = Path(folder)
+    files = {p.name: {"sha256": file_sha256(p), "size": p.stat().st_size}
+             for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".json") and p.name != MANIFEST}
+    manifest = {"licence": licence, "files": files, "models": models}
+    write_json(folder / MANIFEST, manifest)
+    return manifest

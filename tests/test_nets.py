@@ -1,0 +1,85 @@
+"""Shapes, finiteness and the defining properties of the StyleGAN2 building blocks."""
+
+import pytest
+import torch
+
+from explorer.nets.encoder import Encoder, EncoderConfig
+from explorer.nets.layers import ModulatedConv2d, downsample2x, upsample2x
+from explorer.nets.stylegan import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+SMALL = dict(channel_base=512, channel_max=64, z_dim=32, w_dim=32)
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_generator_and_discriminator_shapes(resolution):
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=resolution, **SMALL))
+    D = Discriminator(DiscriminatorConfig(resolution=resolution, channel_base=512, channel_max=64))
+    z = torch.randn(5, 32)
+    img = G(z)
+    assert img.shape == (5, 3, resolution, resolution)
+    assert torch.isfinite(img).all()
+    assert G.num_ws == 2 * (resolution.bit_length() - 1) - 2
+    logits = D(img)
+    assert logits.shape == (5, 1) and torch.isfinite(logits).all()
+
+
+def test_truncation_zero_gives_the_mean_face():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, **SMALL))
+    G.mapping.w_avg.normal_()
+    w = G.mapping(torch.randn(3, 32), truncation_psi=0.0)
+    assert torch.allclose(w, G.mapping.w_avg.expand(3, -1))
+
+
+def test_const_noise_is_deterministic_and_random_noise_is_not():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, **SMALL))
+    for block in G.synthesis.blocks:
+        block.conv1.noise.strength.data.fill_(0.5)
+    z = torch.randn(2, 32)
+    assert torch.equal(G(z, noise_mode="const"), G(z, noise_mode="const"))
+    assert not torch.equal(G(z, noise_mode="random"), G(z, noise_mode="random"))
+
+
+def test_modulated_conv_equals_per_sample_grouped_convolution():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(8, 6, 3, w_dim=16)
+    x, w = torch.randn(3, 8, 5, 5), torch.randn(3, 16)
+    styles = conv.affine(w)
+    weight = conv.weight * conv.weight_gain * styles[:, None, :, None, None]     # [N, out, in, k, k]
+    weight = weight * (weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).rsqrt()
+    ref = torch.nn.functional.conv2d(x.reshape(1, 24, 5, 5), weight.reshape(18, 8, 3, 3), padding=1, groups=3)
+    assert torch.allclose(conv(x, w), ref.reshape(3, 6, 5, 5), atol=1e-5)
+
+
+def test_demodulation_keeps_unit_variance():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(64, 64, 3, w_dim=16)
+    y = conv(torch.randn(4, 64, 32, 32), torch.randn(4, 16) * 3)
+    assert 0.8 < y[:, :, 1:-1, 1:-1].std().item() < 1.2
+
+
+def test_resampling_preserves_the_mean_colour():
+    x = torch.rand(2, 3, 16, 16)
+    assert upsample2x(x).shape == (2, 3, 32, 32) and downsample2x(x).shape == (2, 3, 8, 8)
+    assert torch.allclose(upsample2x(x).mean(), x.mean(), atol=1e-4)
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(downsample2x(flat)[..., 1:-1, 1:-1], flat[..., :6, :6])
+
+
+def test_encoder_outputs_w_plus_around_w_avg():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=32, **SMALL))
+    E = Encoder(EncoderConfig(resolution=32, num_ws=G.num_ws, w_dim=32, channel_base=512, channel_max=64))
+    ws = E(torch.rand(2, 3, 32, 32) * 2 - 1, G.mapping.w_avg)
+    assert ws.shape == (2, G.num_ws, 32) and torch.isfinite(ws).all()
+    assert G.synthesis(ws).shape == (2, 3, 32, 32)
+
+
+def test_bad_configs_raise():
+    with pytest.raises(ValueError, match="power of two"):
+        GeneratorConfig(resolution=48)
+    G = Generator(GeneratorConfig(resolution=16, **SMALL))
+    with pytest.raises(ValueError, match="ws must be"):
+        G.synthesis(torch.zeros(1, 3, 32))
