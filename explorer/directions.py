@@ -30,9 +30,11 @@ from explorer.nets.stylegan import Generator
 class Direction:
     """A named slider: ``vector`` [w_dim] float32 unit norm, applied to W+ layers
     ``layers.start .. layers.stop - 1``, moved by ``value · scale`` for a slider value in σ units
-    within [min, max]."""
+    within [min, max]. ``name`` is the key typed on the command line (``--set NAME=VALUE``),
+    ``label`` what the GUI shows."""
 
     name: str
+    label: str
     vector: torch.Tensor
     layers: range
     scale: float
@@ -46,7 +48,7 @@ class Direction:
 
     def describe(self) -> dict:
         """JSON description, as printed by ``explorer directions list``."""
-        return {"name": self.name, "min": self.min, "max": self.max,
+        return {"name": self.name, "label": self.label, "min": self.min, "max": self.max,
                 "layers": [self.layers.start, self.layers.stop - 1], "method": self.method, "scale": self.scale}
 
 
@@ -64,7 +66,7 @@ def sefa(G: Generator, layers: range, num_components: int) -> list[Direction]:
 
     Collects the style affine of every modulated convolution that reads one of those W+
     indices, normalises each row, and returns the top ``num_components`` eigenvectors of AᵀA
-    as directions named "Component k (layers a–b)".
+    as directions named ``sefa<a>-<b>_<k>`` and labelled "Component k (layers a–b)".
 
     Raises:
         ValueError: an empty or out-of-range layer range, or num_components outside [1, w_dim].
@@ -81,8 +83,9 @@ def sefa(G: Generator, layers: range, num_components: int) -> list[Direction]:
     eigvals, eigvecs = torch.linalg.eigh(A.T @ A)                       # ascending
     vectors = eigvecs.flip(1)[:, :num_components].T.contiguous()         # [K, w_dim]
     scales = w_std_along(G, vectors)
-    return [Direction(f"Component {k + 1} (layers {layers.start}–{layers.stop - 1})", vectors[k], layers,
-                      float(scales[k]), method="sefa") for k in range(num_components)]
+    first, last = layers.start, layers.stop - 1
+    return [Direction(f"sefa{first}-{last}_{k + 1}", f"Component {k + 1} (layers {first}–{last})", vectors[k],
+                      layers, float(scales[k]), method="sefa") for k in range(num_components)]
 
 
 def _modulated_convs(G: Generator):
@@ -100,7 +103,7 @@ def save_directions(stem: Path, directions: list[Direction], generator_sha256: s
     save_tensors(stem.with_suffix(".safetensors"), {d.name: d.vector.float() for d in directions})
     write_json(stem.with_suffix(".json"), {
         "generator_sha256": generator_sha256,
-        "directions": [{k: v for k, v in d.describe().items()} for d in directions],
+        "directions": [d.describe() for d in directions],
     })
 
 
@@ -120,8 +123,8 @@ def load_directions(stem: Path, generator_sha256: str) -> list[Direction]:
     for entry in meta.get("directions", []):
         try:
             name, (first, last) = entry["name"], entry["layers"]
-            out.append(Direction(name, vectors[name].float(), range(first, last + 1), float(entry["scale"]),
-                                 float(entry["min"]), float(entry["max"]), entry["method"]))
+            out.append(Direction(name, entry["label"], vectors[name].float(), range(first, last + 1),
+                                 float(entry["scale"]), float(entry["min"]), float(entry["max"]), entry["method"]))
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(f"{stem.with_suffix('.json')}: bad direction entry {entry!r} ({e})") from None
     return out

@@ -61,7 +61,7 @@ def load_photo(path: Path) -> Image.Image:
                 im.seek(0)
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+                return to_rgb(im)
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -70,21 +70,14 @@ def load_photo(path: Path) -> Image.Image:
         raise UserError(f"{path}: corrupt or truncated image ({e})") from None
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any Pillow mode → 8-bit RGB."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if arr.max() > 255 else 255.0
-        im = Image.fromarray((arr / peak * 255).round().astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode → 8-bit RGB: alpha composited on black, 16-bit and float grayscale scaled to 8 bits."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 255.0 if a.max() <= 255 else 65535.0
+        im = Image.fromarray(np.clip(a * (255.0 / top), 0, 255).round().astype(np.uint8))
+    if im.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in im.info:
         rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
     return im.convert("RGB")
-
-
-def centre_crop(im: Image.Image, resolution: int) -> Image.Image:
-    """Crop the central square and resize it to ``resolution`` × ``resolution`` with Lanczos."""
-    side = min(im.size)
-    left, top = (im.width - side) // 2, (im.height - side) // 2
-    return im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)

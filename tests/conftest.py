@@ -40,5 +40,5 @@ def weights_dir(tmp_path_factory) -> Path:
     E = Encoder(EncoderConfig(resolution=32, num_ws=G.num_ws, w_dim=64, channel_base=512, channel_max=64)).eval()
     save_network(G, folder / "generator", "generator", G.cfg.to_dict())
     save_network(E, folder / "encoder", "encoder", E.cfg.to_dict())
-    save_directions(folder / "directions", sefa(G, range(0, 4), 5), file_sha256(folder / "generator.safetensors"))
+    save_directions(folder / "directions", sefa(G, range(4), 5), file_sha256(folder / "generator.safetensors"))
     return folder

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from explorer.errors import UserError
+from explorer.images import to_rgb
 
 METADATA_NAME = "dataset.json"
 MIN_RESOLUTION = 4
@@ -259,24 +259,10 @@ def convert_image(data: bytes, resolution: int) -> tuple[bytes | None, str | Non
     if side < resolution:
         return None, "smaller than target"
     note = None if im.mode == "RGB" else _MODE_NAMES.get(im.mode, f"mode {im.mode}")
-    im = _to_rgb(im)
+    im = to_rgb(im)
     left, top = (im.width - side) // 2, (im.height - side) // 2
     im = im.resize((resolution, resolution), Image.LANCZOS,
                    box=(left, top, left + side, top + side), reducing_gap=3.0)
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue(), note
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB: alpha composited on black, high-bit grayscale scaled to 8 bits."""
-    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
-        a = np.asarray(im, dtype=np.float64)
-        top = 255.0 if a.max() <= 255 else 65535.0
-        im = Image.fromarray(np.clip(a * (255.0 / top), 0, 255).round().astype(np.uint8))
-    has_alpha = im.mode in ("RGBA", "RGBa", "LA", "PA") or "transparency" in im.info
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("RGB")
-    return im.convert("RGB")

@@ -1,0 +1,66 @@
+"""Render docs/screenshot.png: the main window offscreen with two portraits morphed halfway.
+
+    python docs/make_screenshot.py [--weights DIR] [--out PATH] [--photo-a P] [--photo-b P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PORTRAITS = REPO.parent / "shared" / "data" / "portraits"
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication
+
+from explorer.gui.main_window import MainWindow
+from explorer.gui.theme import apply_dark_theme
+from explorer.weights import DEFAULT_WEIGHTS, load_bundle
+
+
+def wait_for(app: QApplication, done, what: str, timeout: float = 120.0) -> None:
+    """Process Qt events until ``done()`` is true; exit with a message after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            sys.exit(f"error: timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
+    parser.add_argument("--photo-a", type=Path, default=PORTRAITS / "astronaut.png")
+    parser.add_argument("--photo-b", type=Path, default=PORTRAITS / "grace_hopper.jpg")
+    args = parser.parse_args()
+
+    app = QApplication(sys.argv[:1])
+    apply_dark_theme(app)
+    window = MainWindow(load_bundle(args.weights, args.device))
+    window.show()
+    for slot, photo in (("A", args.photo_a), ("B", args.photo_b)):
+        window.load_photo(slot, str(photo))
+        photo_slot = window.morph.slots[slot]
+        wait_for(app, lambda s=photo_slot: s.loaded or window.status.is_error(), f"photo {slot}")
+        if not photo_slot.loaded:
+            sys.exit(f"error: {window.status.message()}")
+    window.morph.set_t(0.5)
+    wait_for(app, lambda: window.shown is not None and window.shown.request_id == window.last_request, "the render")
+    app.processEvents()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(args.out))
+    print(args.out)
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The ``explorer`` command: parse, dispatch, report errors as one line (GUIDE.md §4).
+
+Exit codes: 0 success, 1 bad input (``error: …`` on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from explorer.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line (``error: …``) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"0-7" → [0..7]; "1,5,9" → [1, 5, 9]; ranges and lists combine ("0-3,10")."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad seed list {text!r} (use e.g. 0-7 or 1,5,9)") from None
+    if not seeds or any(not 0 <= s < 2 ** 32 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be in [0, 2**32), got {text!r}")
+    return seeds
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    name, sep, value = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+
+
+def _weights_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", type=Path, default=None, help="weights folder (default: the bundled weights/)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="explorer", description="Explore and edit the latent space of a face generator.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("gui", help="open the explorer window (the default)")
+    _weights_args(p)
+
+    p = sub.add_parser("generate", help="render seeds to PNG files")
+    p.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-7 or 1,5,9")
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ (1 = none)")
+    p.add_argument("--outdir", type=Path, required=True)
+    _weights_args(p)
+
+    p = sub.add_parser("encode", help="encode photos into W+ (crop, reconstruction, W+ as .npy)")
+    p.add_argument("photos", type=Path, nargs="+")
+    p.add_argument("--outdir", type=Path, required=True)
+    _weights_args(p)
+
+    p = sub.add_parser("edit", help="move a face along named directions")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--seed", type=int)
+    src.add_argument("--photo", type=Path)
+    p.add_argument("--set", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help="slider value in σ units (see `explorer directions list`)")
+    p.add_argument("--trunc", type=float, default=0.7)
+    p.add_argument("--outdir", type=Path, required=True)
+    _weights_args(p)
+
+    p = sub.add_parser("morph", help="render a morph between two photos or seeds")
+    p.add_argument("a", help="photo path or seed:N")
+    p.add_argument("b", help="photo path or seed:N")
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--trunc", type=float, default=0.7)
+    p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
+    _weights_args(p)
+
+    p = sub.add_parser("dataset", help="dataset tools")
+    dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    b = dsub.add_parser("build", help="folder or zip of photos → dataset zip of square PNGs + dataset.json")
+    b.add_argument("source", type=Path)
+    b.add_argument("--resolution", type=int, required=True)
+    b.add_argument("--labels", type=Path)
+    b.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("train", help="train a network headless")
+    tsub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    g = tsub.add_parser("gan", help="StyleGAN2 generator + discriminator")
+    g.add_argument("--data", type=Path)
+    g.add_argument("--outdir", type=Path, required=True)
+    g.add_argument("--resume", action="store_true")
+    g.add_argument("--dry-run", action="store_true", help="a few steps of a tiny model on synthetic data")
+    g.add_argument("--kimg", type=float)
+    g.add_argument("--batch", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--r1-gamma", type=float)
+    g.add_argument("--channel-base", type=int)
+    g.add_argument("--channel-max", type=int)
+    g.add_argument("--snapshot-kimg", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e = tsub.add_parser("encoder", help="W+ encoder against a frozen generator")
+    e.add_argument("--data", type=Path)
+    e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
+    e.add_argument("--outdir", type=Path, required=True)
+    e.add_argument("--resume", action="store_true")
+    e.add_argument("--dry-run", action="store_true", help="a few steps on synthetic data")
+    e.add_argument("--kimg", type=float)
+    e.add_argument("--batch", type=int)
+    e.add_argument("--lr", type=float)
+    e.add_argument("--seed", type=int)
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+    p = sub.add_parser("directions", help="semantic directions in W")
+    dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    d = dsub.add_parser("list", help="one JSON object per direction")
+    _weights_args(d)
+    d = dsub.add_parser("fit", help="fit SeFa directions and store them in the weights folder")
+    d.add_argument("--method", choices=["sefa"], default="sefa")
+    d.add_argument("--layers", default="0-3", help="W+ layer range, e.g. 0-3")
+    d.add_argument("--num", type=int, default=10, help="number of components")
+    _weights_args(d)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``explorer`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        from explorer import commands
+        return commands.run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

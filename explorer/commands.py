@@ -1,0 +1,209 @@
+"""What each ``explorer`` subcommand does, on parsed arguments. Each handler is glue over the
+library (weights, session, photos, export, trainers) and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import UserError
+from explorer.export import save_png
+
+
+def _new_outdir(path: Path) -> Path:
+    """Create ``path`` as an output folder; refuse one that already holds files."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"{path}: already exists and is not an empty folder; pick a new --outdir")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _bundle(args):
+    from explorer.weights import load_bundle
+    return load_bundle(args.weights, args.device)
+
+
+def cmd_gui(args) -> int:
+    from explorer.gui.main_window import run_app
+    return run_app(args.weights, args.device)
+
+
+def cmd_generate(args) -> int:
+    from explorer.session import Session, render
+    bundle = _bundle(args)
+    outdir = _new_outdir(args.outdir)
+    for seed in args.seeds:
+        image = render(bundle, Session(seed=seed, psi=args.trunc).ws(bundle))[0]
+        save_png(image, outdir / f"seed{seed:04d}.png")
+    print(f"wrote {len(args.seeds)} images to {outdir}")
+    return 0
+
+
+def cmd_encode(args) -> int:
+    from explorer.photos import encode_photo
+    from explorer.session import render
+    bundle = _bundle(args)
+    encoded = [encode_photo(bundle, p) for p in args.photos]      # all photos checked before writing
+    outdir = _new_outdir(args.outdir)
+    for item in encoded:
+        name = item.path.stem
+        item.aligned.save(outdir / f"{name}_aligned.png")
+        save_png(render(bundle, item.ws)[0], outdir / f"{name}_recon.png")
+        np.save(outdir / f"{name}_w.npy", item.ws[0].cpu().numpy())
+    print(f"encoded {len(encoded)} photos into {outdir}")
+    return 0
+
+
+def _keyframe(bundle, spec: str):
+    """``seed:N`` or a photo path → Keyframe."""
+    from explorer.photos import encode_photo
+    from explorer.session import Keyframe
+    if spec.startswith("seed:"):
+        try:
+            return Keyframe.from_seed(int(spec[5:]))
+        except ValueError:
+            raise UserError(f"{spec}: expected seed:N with an integer N") from None
+    return Keyframe.from_photo(spec, encode_photo(bundle, Path(spec)).ws)
+
+
+def cmd_edit(args) -> int:
+    from explorer.session import Session, render
+    bundle = _bundle(args)
+    session = Session(seed=args.seed or 0, psi=args.trunc)
+    if args.photo is not None:
+        session = replace(session, key_a=_keyframe(bundle, str(args.photo)))
+    for name, value in args.set:
+        direction = bundle.direction(name)
+        if not direction.min <= value <= direction.max:
+            raise UserError(f"--set {name}={value}: outside the slider range [{direction.min}, {direction.max}]")
+        session = session.with_slider(name, value)
+    original = render(bundle, replace(session, sliders={}).ws(bundle))[0]
+    edited = render(bundle, session.ws(bundle))[0]
+    outdir = _new_outdir(args.outdir)
+    stem = f"seed{args.seed:04d}" if args.photo is None else args.photo.stem
+    save_png(original, outdir / f"{stem}_original.png")
+    save_png(edited, outdir / f"{stem}_edited.png")
+    (outdir / f"{stem}_edit.json").write_text(session.to_json() + "\n")
+    print(f"wrote {stem}_original.png and {stem}_edited.png to {outdir}")
+    return 0
+
+
+def cmd_morph(args) -> int:
+    from explorer.export import export_frames, morph_frames, morph_sidecar
+    from explorer.session import Session
+    if args.frames < 2 or args.fps < 1:
+        raise UserError(f"--frames must be ≥ 2 and --fps ≥ 1, got {args.frames} and {args.fps}")
+    bundle = _bundle(args)
+    session = Session(psi=args.trunc, key_a=_keyframe(bundle, args.a), key_b=_keyframe(bundle, args.b))
+    out = export_frames(morph_frames(bundle, session, args.frames), args.out, fps=args.fps,
+                        sidecar=morph_sidecar(bundle, session, args.frames, args.fps))
+    print(f"wrote {args.frames} frames to {out}")
+    return 0
+
+
+def cmd_dataset(args) -> int:
+    from explorer.data.dataset_tool import build_dataset
+    summary = build_dataset(args.source, args.out, args.resolution, labels=args.labels)
+    print(summary.format())
+    return 0
+
+
+def _dry_run_data(tmp: Path, resolution: int) -> Path:
+    from explorer.data.dataset import make_synthetic_dataset
+    return make_synthetic_dataset(tmp / "synthetic.zip", 64, resolution)
+
+
+def cmd_train(args) -> int:
+    from explorer.weights import pick_device
+    device = str(pick_device(args.device))
+    overrides = {k.replace("-", "_"): v for k, v in vars(args).items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.kind == "gan":
+            from explorer.train.gan import config_from_args, train_gan
+            if args.dry_run:
+                data = _dry_run_data(Path(tmp), 32)
+                overrides = {"resolution": 32, "channel_base": 256, "channel_max": 32, "batch": 8, "kimg": 0.064,
+                             "tick_kimg": 0.016, "snapshot_kimg": 0.032, "z_dim": 32, "w_dim": 32, **_given(overrides)}
+            elif args.data is None:
+                raise UserError("train gan: --data DATASET.zip is required (or --dry-run)")
+            else:
+                data = args.data
+                overrides["resolution"] = _dataset_resolution(data)
+            cfg = config_from_args(str(data), overrides)
+            train_gan(cfg, args.outdir, resume=args.resume, device=device)
+        else:
+            from explorer.train.encoder import EncoderTrainConfig, train_encoder
+            if args.dry_run:
+                from explorer.train.gan import GanTrainConfig, train_gan
+                data = _dry_run_data(Path(tmp), 32)
+                gan_cfg = GanTrainConfig(data=str(data), resolution=32, channel_base=256, channel_max=32, batch=8,
+                                         kimg=0.016, z_dim=32, w_dim=32)
+                generator = train_gan(gan_cfg, Path(tmp) / "gan", device=device) / "generator"
+                cfg = EncoderTrainConfig(data=str(data), generator=str(generator), batch=8, kimg=0.064,
+                                         tick_kimg=0.016, snapshot_kimg=0.032, channel_base=256, channel_max=32)
+            elif args.data is None or args.generator is None:
+                raise UserError("train encoder: --data and --generator are required (or --dry-run)")
+            else:
+                known = {"batch", "lr", "kimg", "seed"}
+                cfg = EncoderTrainConfig(data=str(args.data), generator=str(args.generator),
+                                         **{k: v for k, v in _given(overrides).items() if k in known})
+            train_encoder(cfg, args.outdir, resume=args.resume, device=device)
+    print(f"run written to {args.outdir}")
+    return 0
+
+
+def _given(overrides: dict) -> dict:
+    """The hyper-parameters the user actually passed (not None, not CLI plumbing)."""
+    plumbing = {"command", "kind", "data", "outdir", "resume", "dry_run", "device", "generator"}
+    return {k: v for k, v in overrides.items() if v is not None and k not in plumbing}
+
+
+def _dataset_resolution(path: Path) -> int:
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return int(json.loads(zf.read("dataset.json"))["resolution"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise UserError(f"{path}: not a dataset zip ({e})") from None
+
+
+def cmd_directions(args) -> int:
+    from explorer.directions import load_directions, save_directions, sefa
+    from explorer.weights import file_sha256
+    bundle = _bundle(args)
+    if args.action == "list":
+        for d in bundle.directions:
+            print(json.dumps(d.describe()))
+        return 0
+    first, _, last = args.layers.partition("-")
+    try:
+        layers = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise UserError(f"--layers {args.layers!r}: expected a range like 0-3") from None
+    try:
+        found = sefa(bundle.generator.cpu(), layers, args.num)
+    except ValueError as e:
+        raise UserError(f"directions fit: {e}") from None
+    stem = bundle.path / "directions"
+    sha = file_sha256(bundle.path / "generator.safetensors")
+    names = {d.name for d in found}
+    kept = [d for d in (load_directions(stem, sha) if stem.with_suffix(".json").is_file() else []) if d.name not in names]
+    save_directions(stem, kept + found, sha)
+    print(f"stored {len(found)} SeFa directions for layers {layers.start}–{layers.stop - 1} in {stem}.json")
+    return 0
+
+
+HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,
+            "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch parsed arguments to their handler (no subcommand: the GUI on default settings)."""
+    if args.command is None:
+        args = argparse.Namespace(command="gui", weights=None, device="auto")
+    return HANDLERS[args.command](args)

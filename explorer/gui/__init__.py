@@ -1,0 +1,1 @@
+"""The desktop app: Qt widgets only. Every torch call goes through ``explorer.worker``."""

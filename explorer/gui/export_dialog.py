@@ -1,0 +1,126 @@
+""""Export frames…": frame count, fps, format and destination; runs on the worker with progress."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from explorer.export import sidecar_path
+from explorer.session import Session
+from explorer.worker import InferenceWorker
+
+KINDS = {"MP4 video": ".mp4", "GIF animation": ".gif", "PNG folder": ""}
+
+
+def free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem+suffix``, or ``stem-2``, ``stem-3`` … : the first name not taken (with its sidecar)."""
+    n = 1
+    while True:
+        path = folder / f"{stem if n == 1 else f'{stem}-{n}'}{suffix}"
+        if not path.exists() and not sidecar_path(path).exists():
+            return path
+        n += 1
+
+
+class ExportDialog(QDialog):
+    """Exports ``session``'s morph A → B through ``worker``, showing progress and errors.
+    The dialog may be closed while the export runs; the main window reports the result."""
+
+    def __init__(self, worker: InferenceWorker, session: Session, folder: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export frames")
+        self.setMinimumWidth(480)
+        self._worker, self._session, self._running = worker, session, False
+        self.frames = QSpinBox(minimum=2, maximum=2000, value=60)
+        self.fps = QSpinBox(minimum=1, maximum=60, value=30, suffix=" fps")
+        self.kind = QComboBox()
+        self.kind.addItems(list(KINDS))
+        self.path = QLineEdit(str(free_path(folder, "morph", KINDS[self.kind.currentText()])))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.kind.currentTextChanged.connect(self._kind_changed)
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.message = QLabel(wordWrap=True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self._export)
+        buttons.rejected.connect(self.reject)
+
+        destination = QHBoxLayout()
+        destination.addWidget(self.path, 1)
+        destination.addWidget(browse)
+        self.form = QFormLayout()
+        self.form.addRow("Frames", self.frames)
+        self.form.addRow("Speed", self.fps)
+        self.form.addRow("Format", self.kind)
+        self.form.addRow("Save to", destination)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(12)
+        layout.addLayout(self.form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+        self._form_widgets = (self.frames, self.fps, self.kind, self.path, browse, self.export_button)
+        worker.progress.connect(self._progress)
+        worker.exported.connect(self._exported)
+        worker.failed.connect(self._failed)
+
+    def _kind_changed(self, kind: str) -> None:
+        self.path.setText(str(Path(self.path.text()).with_suffix(KINDS[kind])))
+
+    def _browse(self) -> None:
+        suffix = KINDS[self.kind.currentText()]
+        name_filter = f"{self.kind.currentText()} (*{suffix})" if suffix else "Folder name (*)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), name_filter,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.path.setText(str(Path(path).with_suffix(suffix)))
+
+    def _export(self) -> None:
+        text = self.path.text().strip()
+        if not text:
+            self._show("Choose where to save the frames.", error=True)
+            return
+        self._set_running(True)
+        self._show("")
+        self.progress.setRange(0, self.frames.value())
+        self.progress.setValue(0)
+        self.progress.show()
+        self._worker.submit_export(self._session, self.frames.value(), str(Path(text).expanduser()),
+                                   self.fps.value())
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._running:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _exported(self, path: str) -> None:
+        if self._running:
+            self._set_running(False)
+            self._show(f"Saved {path}")
+            done = Path(path)
+            self.path.setText(str(free_path(done.parent, re.sub(r"-\d+$", "", done.stem), done.suffix)))
+
+    def _failed(self, message: str) -> None:
+        if self._running:
+            self._set_running(False)
+            self.progress.hide()
+            self._show(message, error=True)
+
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        for widget in self._form_widgets:
+            widget.setEnabled(not running)
+
+    def _show(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setProperty("role", "error" if error else "")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)

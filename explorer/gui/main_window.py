@@ -1,0 +1,177 @@
+"""The main window (face on the left, controls on the right) and ``run_app``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QApplication, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QScrollArea, QVBoxLayout, QWidget)
+
+from explorer.errors import UserError
+from explorer.gui.canvas import FaceCanvas
+from explorer.gui.export_dialog import ExportDialog
+from explorer.gui.morph import MorphPanel
+from explorer.gui.seed_panel import SeedPanel
+from explorer.gui.sliders import DirectionSliders
+from explorer.gui.status import StatusBar
+from explorer.gui.theme import apply_dark_theme
+from explorer.photos import EncodedPhoto
+from explorer.session import Keyframe, Session
+from explorer.weights import ModelBundle, load_bundle
+from explorer.worker import InferenceWorker, RenderResult
+
+TITLE = "Face Latent-Space Explorer"
+PANEL_WIDTH = 380
+
+
+class MainWindow(QMainWindow):
+    """The editor. Every control change replaces ``session`` and asks the worker for a render.
+
+    Attributes:
+        bundle: the models (read by the worker thread only, apart from names and sizes).
+        session: the document now.
+        shown: the render on screen (None until the first arrives).
+        last_request: the id of the newest render asked for.
+        canvas, seed_panel, sliders, morph, status, worker: the parts, for tests to drive.
+    """
+
+    def __init__(self, bundle: ModelBundle):
+        super().__init__()
+        self.bundle = bundle
+        self.session = Session()
+        self.shown: RenderResult | None = None
+        self.last_request = 0
+        self.export_folder = Path.home()
+        self.worker = InferenceWorker(bundle)
+        self.canvas = FaceCanvas()
+        self.seed_panel = SeedPanel(self.session.seed, self.session.psi)
+        self.sliders = DirectionSliders(bundle.directions)
+        self.morph = MorphPanel()
+        self.status = StatusBar(str(bundle.device))
+        self.setStatusBar(self.status)
+        self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
+        self.setCentralWidget(self._layout())
+        self.resize(1140, 780)
+
+        self.seed_panel.changed.connect(
+            lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
+        self.sliders.changed.connect(lambda: self._edit(sliders=self.sliders.values()))
+        self.morph.t_changed.connect(lambda t: self._edit(morph_t=t))
+        self.morph.photo_chosen.connect(self.load_photo)
+        self.morph.photo_cleared.connect(self._clear_photo)
+        self.morph.export_requested.connect(self._open_export_dialog)
+        self.worker.rendered.connect(self._rendered)
+        self.worker.encoded.connect(self._encoded)
+        self.worker.failed.connect(self.status.show_error)
+        self.worker.progress.connect(lambda done, total: self.status.show_info(f"Exporting frame {done}/{total}…"))
+        self.worker.exported.connect(self._exported)
+        self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
+        self.last_request = self.worker.submit_render(self.session)
+
+    def image(self) -> np.ndarray | None:
+        """The uint8 [R, R, 3] image on screen."""
+        return self.canvas.image
+
+    def load_photo(self, slot: str, path: str) -> None:
+        """Encode the photo at ``path`` into keyframe ``slot`` ("A" or "B") on the worker."""
+        self.status.show_info(f"Encoding {Path(path).name}…")
+        self.worker.submit_encode(slot, str(path))
+
+    def export_frames(self, path: str, num_frames: int, fps: int) -> None:
+        """Export the morph as ``num_frames`` frames to ``path`` (folder, .gif or .mp4) on the worker."""
+        self.status.show_info(f"Exporting to {path}…")
+        self.worker.submit_export(self.session, num_frames, str(path), fps)
+
+    def closeEvent(self, event) -> None:
+        self.worker.stop()
+        super().closeEvent(event)
+
+    def _layout(self) -> QWidget:
+        """Face on the left; on the right Face, Directions (scrolling when long) and Morph."""
+        if self.bundle.directions:
+            scroll = QScrollArea()
+            scroll.setWidget(self.sliders)
+            scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setMinimumHeight(140)
+            directions: QWidget = scroll
+        else:
+            directions = QLabel("These weights come without directions.")
+            directions.setProperty("role", "muted")
+        controls = QWidget()
+        controls.setFixedWidth(PANEL_WIDTH)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(10)
+        column.addWidget(_group("Face", self.seed_panel))
+        column.addWidget(_group("Directions", directions), 1)
+        column.addWidget(_group("Morph", self.morph))
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(12, 10, 12, 8)
+        row.setSpacing(14)
+        row.addWidget(self.canvas, 1)
+        row.addWidget(controls)
+        return central
+
+    def _edit(self, **changes) -> None:
+        """Replace fields of the session and ask for its render."""
+        self.session = replace(self.session, **changes)
+        self.last_request = self.worker.submit_render(self.session)
+
+    def _rendered(self, result: RenderResult) -> None:
+        self.shown = result
+        self.canvas.set_image(result.image)
+        self.status.set_render_ms(result.ms)
+
+    def _encoded(self, slot: str, photo: EncodedPhoto) -> None:
+        self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned))
+        faces = f" ({photo.num_faces} faces; the largest is used)" if photo.num_faces > 1 else ""
+        self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
+        self._edit(**{f"key_{slot.lower()}": Keyframe.from_photo(photo.path, photo.ws)})
+
+    def _clear_photo(self, slot: str) -> None:
+        self.morph.clear_photo(slot)
+        self._edit(**{f"key_{slot.lower()}": None})
+
+    def _exported(self, path: str) -> None:
+        self.export_folder = Path(path).parent
+        self.status.show_info(f"Exported {path}")
+
+    def _open_export_dialog(self) -> None:
+        dialog = ExportDialog(self.worker, self.session, self.export_folder, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+
+def _group(title: str, content: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.addWidget(content)
+    return box
+
+
+def run_app(weights: Path | None = None, device: str = "auto") -> int:
+    """Open the explorer on the weights folder (default: the bundled weights/) and run it.
+
+    Returns the exit code: 0 after the window is closed, 1 when the weights cannot be loaded
+    (the message goes to stderr as ``error: …`` and, on a real screen, to a dialog).
+    """
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(TITLE)
+    apply_dark_theme(app)
+    try:
+        bundle = load_bundle(weights, device)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if app.platformName() not in ("offscreen", "minimal"):
+            QMessageBox.critical(None, TITLE, str(e))
+        return 1
+    window = MainWindow(bundle)
+    window.show()
+    return app.exec()

@@ -1,0 +1,167 @@
+"""Keyframes A and B (photos) and the morph scrub between them."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from explorer.gui.canvas import to_qimage
+
+THUMBNAIL = 112
+PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+SCRUB_STEPS = 100
+
+
+class PhotoSlot(QFrame):
+    """One keyframe: thumbnail of the aligned crop, file name, "Load photo X…" and clear.
+
+    Attributes:
+        loaded: whether a photo is shown.
+
+    Signals:
+        chosen(path): a photo was picked in the file dialog.
+        cleared(): the ✕ was pressed.
+    """
+
+    chosen = Signal(str)
+    cleared = Signal()
+
+    def __init__(self, slot: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.slot = slot
+        self.thumbnail = QLabel(slot)
+        self.thumbnail.setFixedSize(THUMBNAIL, THUMBNAIL)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel()
+        self.caption.setProperty("role", "muted")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setFixedWidth(THUMBNAIL + 28)
+        self.clear_button = QToolButton(text="✕", toolTip=f"Clear {slot}")
+        self.clear_button.clicked.connect(self.cleared)
+        policy = self.clear_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.clear_button.setSizePolicy(policy)
+        load = QPushButton(f"Load photo {slot}…")
+        load.clicked.connect(self._choose)
+
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.thumbnail)
+        top.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addLayout(top)
+        layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(load)
+        self.clear()
+
+    def set_photo(self, name: str, aligned: np.ndarray) -> None:
+        """Show the aligned crop (uint8 [H, W, 3]) of photo ``name``."""
+        pixmap = QPixmap.fromImage(to_qimage(aligned)).scaled(
+            THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.thumbnail.setPixmap(pixmap)
+        self.thumbnail.setStyleSheet("border: 1px solid #3a3e45; border-radius: 4px;")
+        self._set_caption(name)
+        self.clear_button.show()
+        self.loaded = True
+
+    def clear(self) -> None:
+        """Back to the empty look: the slot letter in a dashed box."""
+        self.thumbnail.clear()
+        self.thumbnail.setText(self.slot)
+        self.thumbnail.setStyleSheet("border: 1px dashed #4a4f57; border-radius: 4px; color: #6a6f78;"
+                                     "font-size: 28px; font-weight: 300;")
+        self._set_caption("empty: the seed")
+        self.clear_button.hide()
+        self.loaded = False
+
+    def _set_caption(self, text: str) -> None:
+        metrics = self.caption.fontMetrics()
+        self.caption.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, self.caption.width()))
+        self.caption.setToolTip(text)
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Load photo {self.slot}", "", PHOTO_FILTER)
+        if path:
+            self.chosen.emit(path)
+
+
+class MorphPanel(QWidget):
+    """Photo slots A and B side by side, the A → B scrub (t in [0, 1]) and "Export frames…".
+    The scrub and export are enabled once a photo is loaded.
+
+    Signals:
+        photo_chosen(slot, path), photo_cleared(slot), t_changed(t), export_requested().
+    """
+
+    photo_chosen = Signal(str, str)
+    photo_cleared = Signal(str)
+    t_changed = Signal(float)
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.slots = {name: PhotoSlot(name) for name in ("A", "B")}
+        for name, slot in self.slots.items():
+            slot.chosen.connect(lambda path, name=name: self.photo_chosen.emit(name, path))
+            slot.cleared.connect(lambda name=name: self.photo_cleared.emit(name))
+        self.scrub = QSlider(Qt.Orientation.Horizontal)
+        self.scrub.setRange(0, SCRUB_STEPS)
+        self.scrub.setPageStep(SCRUB_STEPS // 10)
+        self.scrub.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.scrub.setTickInterval(SCRUB_STEPS // 4)
+        self.scrub.valueChanged.connect(self._scrubbed)
+        self.t_label = QLabel()
+        self.t_label.setToolTip("Morph position t: 0 is A, 1 is B")
+        self.t_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.t_label.setMinimumWidth(self.t_label.fontMetrics().horizontalAdvance("t = 0.000"))
+        self.export_button = QPushButton("Export frames…")
+        self.export_button.clicked.connect(self.export_requested)
+
+        slots = QHBoxLayout()
+        slots.addWidget(self.slots["A"])
+        slots.addWidget(self.slots["B"])
+        scrub = QHBoxLayout()
+        scrub.addWidget(QLabel("A"))
+        scrub.addWidget(self.scrub, 1)
+        scrub.addWidget(QLabel("B"))
+        scrub.addWidget(self.t_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(12)
+        layout.addLayout(slots)
+        layout.addLayout(scrub)
+        layout.addWidget(self.export_button)
+        self._show_t()
+        self._update_enabled()
+
+    def t(self) -> float:
+        return self.scrub.value() / SCRUB_STEPS
+
+    def set_t(self, t: float) -> None:
+        self.scrub.setValue(round(t * SCRUB_STEPS))
+
+    def set_photo(self, slot: str, name: str, aligned: np.ndarray) -> None:
+        self.slots[slot].set_photo(name, aligned)
+        self._update_enabled()
+
+    def clear_photo(self, slot: str) -> None:
+        self.slots[slot].clear()
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        loaded = any(s.loaded for s in self.slots.values())
+        self.scrub.setEnabled(loaded)
+        self.export_button.setEnabled(loaded)
+
+    def _scrubbed(self) -> None:
+        self._show_t()
+        self.t_changed.emit(self.t())
+
+    def _show_t(self) -> None:
+        self.t_label.setText(f"t = {self.t():.2f}")

@@ -1,0 +1,57 @@
+"""The face to start from: seed (with a "Random" button) and truncation ψ."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from explorer.gui.value_slider import ValueSlider
+
+MAX_SEED = 2 ** 32 - 1
+
+
+class SeedPanel(QWidget):
+    """Seed spin box (0 .. 2³²−1), "Random", and the ψ slider (0 .. 1.5).
+
+    Signals:
+        changed(): the seed or ψ changed.
+    """
+
+    changed = Signal()
+
+    def __init__(self, seed: int, psi: float, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.seed_box = QDoubleSpinBox()          # QSpinBox stops at 2³¹−1
+        self.seed_box.setDecimals(0)
+        self.seed_box.setRange(0, MAX_SEED)
+        self.seed_box.setGroupSeparatorShown(False)
+        self.seed_box.setValue(seed)
+        self.seed_box.setToolTip("Which face: every seed is a different random z")
+        random_button = QPushButton("Random")
+        random_button.setToolTip("Jump to a random seed")
+        random_button.clicked.connect(lambda: self.set_seed(random.randint(0, MAX_SEED)))
+        self.psi_slider = ValueSlider("Truncation ψ", 0.0, 1.5, 0.01, psi, "{:.2f}")
+        self.psi_slider.setToolTip("Lower: closer to the average face, cleaner; higher: more varied")
+        self.seed_box.valueChanged.connect(self.changed)
+        self.psi_slider.valueChanged.connect(self.changed)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Seed"))
+        row.addWidget(self.seed_box, 1)
+        row.addWidget(random_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+        layout.addLayout(row)
+        layout.addWidget(self.psi_slider)
+
+    def seed(self) -> int:
+        return int(self.seed_box.value())
+
+    def set_seed(self, seed: int) -> None:
+        self.seed_box.setValue(seed)
+
+    def psi(self) -> float:
+        return self.psi_slider.value()

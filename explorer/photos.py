@@ -1,0 +1,42 @@
+"""Photos in: load, find the face, crop it to the training framing, encode into W+."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explorer.errors import UserError
+from explorer.faces import align_face
+from explorer.images import from_uint8, load_photo
+from explorer.weights import ModelBundle
+
+
+@dataclass
+class EncodedPhoto:
+    """A photo's crop as the encoder saw it, its W+ [1, num_ws, w_dim] float32 (bundle device),
+    and how many faces the photo held (the largest is used)."""
+
+    path: Path
+    aligned: Image.Image
+    ws: torch.Tensor
+    num_faces: int = 1
+
+
+def encode_photo(bundle: ModelBundle, path: Path) -> EncodedPhoto:
+    """Load ``path``, crop its largest face to the training framing and encode it into W+.
+
+    Raises:
+        UserError: unreadable photo (see ``images.load_photo``), no face or a tiny one
+            (see ``faces.align_face``), or a bundle without an encoder.
+    """
+    if bundle.encoder is None:
+        raise UserError(f"{bundle.path}: these weights have no encoder, so photos cannot be loaded")
+    face = align_face(load_photo(path), bundle.resolution, source=str(path))
+    x = from_uint8(np.array(face.image)[None]).to(bundle.device)
+    with torch.inference_mode():
+        ws = bundle.encoder(x, bundle.generator.mapping.w_avg)
+    return EncodedPhoto(Path(path), face.image, ws, face.num_faces)

@@ -1,0 +1,149 @@
+"""InferenceWorker: every torch call of the GUI, on a thread of its own.
+
+The GUI thread only submits requests and receives results through Qt signals, so it never
+waits on the generator. Renders are newest-wins: while one renders, a newer request
+replaces the pending one, so dragging a slider renders as often as the device allows and
+always ends on the last position. Photo encodes and exports run in the order submitted.
+
+This is the one module outside ``explorer.gui`` that imports Qt.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from explorer.errors import UserError
+from explorer.export import export_frames, morph_frames, morph_sidecar
+from explorer.photos import encode_photo
+from explorer.session import Session, render
+from explorer.weights import ModelBundle
+
+
+class RenderResult(NamedTuple):
+    """What ``InferenceWorker.rendered`` carries: the request's id, its session, the uint8
+    image [R, R, 3] and the render time in milliseconds."""
+
+    request_id: int
+    session: Session
+    image: np.ndarray
+    ms: float
+
+
+class InferenceWorker(QObject):
+    """Owns the ModelBundle and runs renders, photo encodes and exports on its own QThread.
+
+    Signals:
+        rendered(RenderResult): a render finished.
+        encoded(slot, EncodedPhoto): a photo was encoded for ``slot`` ("A" or "B").
+        progress(done, total): export frames written so far.
+        exported(path): an export finished.
+        failed(message): a one-line UserError message from any request.
+
+    Attributes:
+        dropped: renders replaced by a newer request before they started (for tests).
+    """
+
+    rendered = Signal(object)
+    encoded = Signal(str, object)
+    progress = Signal(int, int)
+    exported = Signal(str)
+    failed = Signal(str)
+    _wake = Signal()
+
+    def __init__(self, bundle: ModelBundle):
+        super().__init__()
+        self.bundle = bundle
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._pending: tuple[int, Session] | None = None
+        self._jobs: deque = deque()
+        self._next_id = 0
+        self._thread = QThread()
+        self._thread.setObjectName("InferenceWorker")
+        self.moveToThread(self._thread)
+        self._wake.connect(self._drain)
+        self._thread.start()
+
+    def submit_render(self, session: Session) -> int:
+        """Ask for ``session`` to be rendered, replacing any render not yet started.
+        Thread-safe. Returns the request id that ``rendered`` will carry."""
+        with self._lock:
+            self._next_id += 1
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = (self._next_id, session)
+            request_id = self._next_id
+        self._wake.emit()
+        return request_id
+
+    def submit_encode(self, slot: str, path: str) -> None:
+        """Encode the photo at ``path`` for keyframe ``slot``; answers with ``encoded`` or ``failed``."""
+        self._queue(self._encode, slot, path)
+
+    def submit_export(self, session: Session, num_frames: int, out_path: str, fps: int) -> None:
+        """Export the session's morph as ``num_frames`` frames to ``out_path`` (folder, .gif or
+        .mp4); answers with ``progress`` then ``exported`` or ``failed``."""
+        self._queue(self._export, session, num_frames, out_path, fps)
+
+    def stop(self) -> None:
+        """End the thread after the request in progress (an export runs to its end); pending
+        requests are dropped. Idempotent."""
+        self._thread.quit()
+        self._thread.wait()
+
+    def _queue(self, job, *args) -> None:
+        with self._lock:
+            self._jobs.append((job, args))
+        self._wake.emit()
+
+    @Slot()
+    def _drain(self) -> None:
+        """Run the pending render, then the queued jobs one by one, renders first each time."""
+        while True:
+            self._render_pending()
+            with self._lock:
+                if not self._jobs:
+                    return
+                job, args = self._jobs.popleft()
+            self._guarded(job, *args)
+
+    def _render_pending(self) -> None:
+        with self._lock:
+            request, self._pending = self._pending, None
+        if request is not None:
+            self._guarded(self._render, *request)
+
+    def _guarded(self, job, *args) -> None:
+        """Run ``job``; a UserError becomes ``failed``. Bugs are reported too, then re-raised."""
+        try:
+            job(*args)
+        except UserError as e:
+            self.failed.emit(str(e))
+        except Exception as e:
+            self.failed.emit(f"internal error: {type(e).__name__}: {e}")
+            raise
+
+    def _render(self, request_id: int, session: Session) -> None:
+        start = time.perf_counter()
+        image = render(self.bundle, session.ws(self.bundle))[0]
+        self.rendered.emit(RenderResult(request_id, session, image, (time.perf_counter() - start) * 1000))
+
+    def _encode(self, slot: str, path: str) -> None:
+        self.encoded.emit(slot, encode_photo(self.bundle, Path(path)))
+
+    def _export(self, session: Session, num_frames: int, out_path: str, fps: int) -> None:
+        def on_frame(done: int) -> None:
+            self.progress.emit(done, num_frames)
+            self._render_pending()
+
+        self.progress.emit(0, num_frames)
+        sidecar = morph_sidecar(self.bundle, session, num_frames, fps)
+        frames = morph_frames(self.bundle, session, num_frames, on_frame)
+        self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))

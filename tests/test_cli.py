@@ -1,0 +1,107 @@
+"""The `explorer` command line as a user runs it: GUIDE.md §4's contract."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.cli import main, parse_seeds
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]
+    assert parse_seeds("7") == [7]
+
+
+def test_generate_writes_deterministic_seed_images(capsys, tmp_path, weights_dir):
+    code, _, err = run(capsys, "generate", "--seeds", "0-2", "--weights", weights_dir, "--outdir", tmp_path / "a")
+    assert code == 0, err
+    run(capsys, "generate", "--seeds", "1", "--weights", weights_dir, "--outdir", tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["seed0000.png", "seed0001.png", "seed0002.png"]
+    a, b = (np.asarray(Image.open(tmp_path / d / "seed0001.png")) for d in "ab")
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, np.asarray(Image.open(tmp_path / "a" / "seed0000.png")))
+
+
+def test_generate_refuses_a_used_outdir_and_keeps_its_files(capsys, tmp_path, weights_dir):
+    (tmp_path / "keep.txt").write_text("mine")
+    code, _, err = run(capsys, "generate", "--seeds", "0", "--weights", weights_dir, "--outdir", tmp_path)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1 and str(tmp_path) in err
+    assert (tmp_path / "keep.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_usage_errors_exit_2_with_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--seeds", "0"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_encode_the_portraits(capsys, tmp_path, weights_dir, shared_data):
+    photos = [shared_data / "portraits" / n for n in ("astronaut.png", "grace_hopper.jpg")]
+    code, _, err = run(capsys, "encode", *photos, "--weights", weights_dir, "--outdir", tmp_path / "enc")
+    assert code == 0, err
+    cfg = json.loads((weights_dir / "generator.json").read_text())["config"]
+    num_ws = 2 * (cfg["resolution"].bit_length() - 1) - 2
+    for stem in ("astronaut", "grace_hopper"):
+        ws = np.load(tmp_path / "enc" / f"{stem}_w.npy")
+        assert ws.shape == (num_ws, cfg["w_dim"]) and np.isfinite(ws).all()
+        for kind in ("aligned", "recon"):
+            assert Image.open(tmp_path / "enc" / f"{stem}_{kind}.png").size == (cfg["resolution"],) * 2
+
+
+@pytest.mark.parametrize("content, message", [(b"not an image", "not an image"),
+                                              (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "corrupt")])
+def test_encode_bad_files_fail_with_one_line(capsys, tmp_path, weights_dir, content, message):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    code, _, err = run(capsys, "encode", bad, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 1 and err.count("\n") == 1 and str(bad) in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_encode_without_a_face(capsys, tmp_path, weights_dir):
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (256, 256), (120, 130, 140)).save(blank)
+    code, _, err = run(capsys, "encode", blank, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 1 and "no face found" in err
+
+
+def test_morph_seeds_to_png_folder_and_photos_to_gif(capsys, tmp_path, weights_dir, shared_data):
+    code, _, err = run(capsys, "morph", "seed:1", "seed:2", "--frames", 5, "--weights", weights_dir,
+                       "--out", tmp_path / "frames")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "frames").glob("*.png")) == [f"frame{i:04d}.png" for i in range(5)]
+    assert json.loads((tmp_path / "frames" / "morph.json").read_text())["num_frames"] == 5
+    a, b = (shared_data / "portraits" / n for n in ("astronaut.png", "grace_hopper.jpg"))
+    code, _, err = run(capsys, "morph", a, b, "--frames", 4, "--weights", weights_dir, "--out", tmp_path / "m.gif")
+    assert code == 0, err
+    assert (tmp_path / "m.gif").stat().st_size > 0 and (tmp_path / "m.json").is_file()
+
+
+def test_edit_moves_the_face_and_rejects_unknown_names(capsys, tmp_path, weights_dir):
+    code, out, _ = run(capsys, "directions", "list", "--weights", weights_dir)
+    first = json.loads(out.splitlines()[0])
+    assert code == 0 and {"name", "min", "max", "layers", "method"} <= first.keys()
+    code, _, err = run(capsys, "edit", "--seed", 3, "--set", f"{first['name']}=2", "--weights", weights_dir,
+                       "--outdir", tmp_path / "e")
+    assert code == 0, err
+    original, edited = (np.asarray(Image.open(tmp_path / "e" / f"seed0003_{k}.png")) for k in ("original", "edited"))
+    assert np.abs(original.astype(int) - edited).mean() > 1
+    code, _, err = run(capsys, "edit", "--seed", 3, "--set", "nonsense=1", "--weights", weights_dir,
+                       "--outdir", tmp_path / "f")
+    assert code == 1 and "no direction named 'nonsense'" in err
+
+
+def test_train_gan_dry_run(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "gan", "--dry-run", "--outdir", tmp_path / "run", "--device", "cpu")
+    assert code == 0, err
+    assert (tmp_path / "run" / "checkpoint.json").is_file() and (tmp_path / "run" / "generator.json").is_file()

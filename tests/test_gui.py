@@ -1,0 +1,148 @@
+"""GUI tests (pytest-qt, offscreen): the main window driven through its widgets, renders on
+the worker thread. Run with QT_QPA_PLATFORM=offscreen."""
+
+import json
+from dataclasses import replace
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer.gui.export_dialog import ExportDialog
+from explorer.gui.main_window import MainWindow, run_app
+from explorer.session import Keyframe, render
+from explorer.weights import load_bundle
+
+TIMEOUT = 60_000  # ms; renders take tens of ms, but CI machines can be busy
+
+
+@pytest.fixture(scope="module")
+def bundle(weights_dir):
+    return load_bundle(weights_dir, "cpu")
+
+
+@pytest.fixture
+def window(qtbot, bundle):
+    win = MainWindow(bundle)
+    qtbot.addWidget(win)
+    win.show()
+    wait_current(qtbot, win)
+    yield win
+    win.close()
+
+
+def wait_current(qtbot, win) -> np.ndarray:
+    """Wait until the newest render asked for is on screen; return the image shown."""
+    qtbot.waitUntil(lambda: win.shown is not None and win.shown.request_id == win.last_request, timeout=TIMEOUT)
+    return win.image().copy()
+
+
+def expected(bundle, ws) -> np.ndarray:
+    return render(bundle, ws)[0]
+
+
+def assert_close(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.shape == b.shape
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_first_image_sliders_and_seed(qtbot, window, bundle):
+    first = window.image()
+    assert first.dtype == np.uint8 and first.shape == (bundle.resolution, bundle.resolution, 3)
+    assert bundle.directions, "the weights should come with directions"
+    name = bundle.directions[0].name
+    window.sliders.sliders[name].setValue(2.0)
+    moved = wait_current(qtbot, window)
+    assert window.session.sliders == {name: 2.0}
+    assert not np.array_equal(moved, first)
+    window.sliders.reset_all()
+    assert_close(wait_current(qtbot, window), first)
+    window.seed_panel.set_seed(2 ** 32 - 1)
+    other = wait_current(qtbot, window)
+    assert window.session.seed == 2 ** 32 - 1
+    assert not np.array_equal(other, first)
+
+
+def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
+    window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
+    window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))
+    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded and window.morph.slots["B"].loaded, timeout=TIMEOUT)
+    assert window.session.key_a.label == "astronaut.png" and window.session.key_b.label == "grace_hopper.jpg"
+
+    window.morph.set_t(0.0)
+    at_a = wait_current(qtbot, window)
+    assert_close(at_a, expected(bundle, torch.tensor(window.session.key_a.ws).unsqueeze(0)))
+    window.morph.set_t(0.5)
+    halfway = wait_current(qtbot, window)
+    assert window.session.morph_t == 0.5
+    window.morph.set_t(1.0)
+    at_b = wait_current(qtbot, window)
+    assert_close(at_b, expected(bundle, torch.tensor(window.session.key_b.ws).unsqueeze(0)))
+    assert not np.array_equal(at_a, halfway) and not np.array_equal(halfway, at_b)
+
+    out = tmp_path / "frames"
+    done, failures, progress = [], [], []
+    window.worker.exported.connect(done.append)
+    window.worker.failed.connect(failures.append)
+    window.worker.progress.connect(lambda d, t: progress.append((d, t)))
+    window.export_frames(str(out), 5, 10)
+    qtbot.waitUntil(lambda: bool(done or failures), timeout=TIMEOUT)
+    assert not failures and done == [str(out)]
+    assert progress[-1] == (5, 5)
+    assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]
+    assert_close(np.asarray(Image.open(out / "frame0000.png")), at_a)
+    sidecar = json.loads((out / "morph.json").read_text())
+    assert sidecar["num_frames"] == 5 and sidecar["session"]["key_a"]["label"] == "astronaut.png"
+    assert np.array(sidecar["ws_start"]).shape == (bundle.generator.num_ws, bundle.generator.cfg.w_dim)
+
+    window.morph.slots["A"].clear_button.click()
+    assert window.session.key_a is None and not window.morph.slots["A"].loaded
+    assert_close(wait_current(qtbot, window), at_b)              # t = 1: still B
+
+
+def test_bad_photo_changes_nothing(qtbot, window, tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("not an image")
+    session, request, image = window.session, window.last_request, window.image()
+    window.load_photo("A", str(bad))
+    qtbot.waitUntil(window.status.is_error, timeout=TIMEOUT)
+    assert "x.png" in window.status.message() and "not an image" in window.status.message()
+    assert window.session is session and window.last_request == request
+    assert not window.morph.slots["A"].loaded
+    assert np.array_equal(window.image(), image)
+
+
+def test_newest_wins(qtbot, window, bundle):
+    rendered = []
+    window.worker.rendered.connect(rendered.append)
+    for i in range(20):
+        window.seed_panel.set_seed(1000 + i)
+    shown = wait_current(qtbot, window)
+    assert len(rendered) < 20 and window.worker.dropped > 0
+    assert window.session.seed == 1019 and window.shown.session == window.session
+    assert_close(shown, expected(bundle, window.session.ws(bundle)))
+
+
+def test_export_dialog(qtbot, window, tmp_path):
+    session = replace(window.session, key_a=Keyframe.from_seed(5))
+    dialog = ExportDialog(window.worker, session, tmp_path, window)
+    qtbot.addWidget(dialog)
+    dialog.frames.setValue(3)
+    dialog.kind.setCurrentText("GIF animation")
+    assert dialog.path.text() == str(tmp_path / "morph.gif")
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.message.text().startswith("Saved"), timeout=TIMEOUT)
+    assert iio.imread(tmp_path / "morph.gif", index=None).shape[0] == 3
+    assert dialog.path.text() == str(tmp_path / "morph-2.gif")
+
+    dialog.path.setText(str(tmp_path / "morph.gif"))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.message.property("role") == "error", timeout=TIMEOUT)
+    assert "already exists" in dialog.message.text() and dialog.export_button.isEnabled()
+
+
+def test_run_app_refuses_bad_weights(qapp, tmp_path, capsys):
+    assert run_app(tmp_path, "cpu") == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path}: not a weights folder (no generator.json)"
