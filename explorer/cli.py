@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--layers", default="0-3", help="W+ layer range, e.g. 0-3")
     d.add_argument("--num", type=int, default=10, help="number of components")
     _weights_args(d)
+    p = sub.add_parser("weights", help="the shipped model set")
+    wsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    w = wsub.add_parser("pack", help="GAN run + encoder run → a new weights folder with directions and manifest")
+    w.add_argument("--gan", type=Path, required=True, help="run folder of `explorer train gan`")
+    w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
+    w.add_argument("--out", type=Path, required=True, help="a new folder")
     return parser
 
 

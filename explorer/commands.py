@@ -124,6 +124,7 @@ def cmd_train(args) -> int:
     overrides = {k.replace("-", "_"): v for k, v in vars(args).items()}
     with tempfile.TemporaryDirectory() as tmp:
         if args.kind == "gan":
+            from explorer.data.dataset import read_dataset_meta
             from explorer.train.gan import config_from_args, train_gan
             if args.dry_run:
                 data = _dry_run_data(Path(tmp), 32)
@@ -133,7 +134,7 @@ def cmd_train(args) -> int:
                 raise UserError("train gan: --data DATASET.zip is required (or --dry-run)")
             else:
                 data = args.data
-                overrides["resolution"] = _dataset_resolution(data)
+                overrides["resolution"] = read_dataset_meta(data)["resolution"]
             cfg = config_from_args(str(data), overrides)
             train_gan(cfg, args.outdir, resume=args.resume, device=device)
         else:
@@ -163,15 +164,6 @@ def _given(overrides: dict) -> dict:
     return {k: v for k, v in overrides.items() if v is not None and k not in plumbing}
 
 
-def _dataset_resolution(path: Path) -> int:
-    import zipfile
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return int(json.loads(zf.read("dataset.json"))["resolution"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise UserError(f"{path}: not a dataset zip ({e})") from None
-
-
 def cmd_directions(args) -> int:
     from explorer.directions import load_directions, save_directions, sefa
     from explorer.weights import file_sha256
@@ -198,8 +190,15 @@ def cmd_directions(args) -> int:
     return 0
 
 
+def cmd_weights(args) -> int:
+    from explorer.train.pack import pack_weights
+    manifest = pack_weights(args.gan, args.encoder, args.out)
+    print(f"packed {len(manifest['files'])} files into {args.out}")
+    return 0
+
+
 HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,
-            "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions}
+            "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions, "weights": cmd_weights}
 
 
 def run(args: argparse.Namespace) -> int:

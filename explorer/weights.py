@@ -48,6 +48,22 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device) -> str:
+    """A human description of a device for logs and manifests, e.g. "cpu: AMD EPYC (2 threads)"."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        import platform
+        cpu = platform.processor() or platform.machine()
+        try:
+            names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+            cpu = names[0] if names else cpu
+        except OSError:
+            pass
+        return f"cpu: {cpu} ({torch.get_num_threads()} threads)"
+    return device.type
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

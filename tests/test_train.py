@@ -11,7 +11,8 @@ from explorer.errors import UserError
 from explorer.latent import seed_to_z
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
-from explorer.weights import load_encoder, load_generator
+from explorer.train.pack import pack_weights
+from explorer.weights import load_bundle, load_encoder, load_generator
 
 TINY = dict(resolution=32, channel_base=256, channel_max=32, z_dim=32, w_dim=32, batch=8)
 
@@ -67,10 +68,31 @@ def test_resume_continues_and_refuses_a_changed_architecture(gan_run, faces32):
         train_gan(cfg, gan_run)
 
 
-def test_encoder_smoke_run(gan_run, faces32, tmp_path):
+@pytest.fixture(scope="module")
+def encoder_run(gan_run, faces32, tmp_path_factory):
+    run = tmp_path_factory.mktemp("encoder")
     cfg = EncoderTrainConfig(data=str(faces32), generator=str(gan_run / "generator"), batch=8, kimg=0.032,
                              tick_kimg=0.016, snapshot_kimg=0.032, channel_base=256, channel_max=32)
-    train_encoder(cfg, tmp_path)
-    E = load_encoder(tmp_path / "encoder")
+    return train_encoder(cfg, run)
+
+
+def test_encoder_smoke_run(gan_run, encoder_run):
+    E = load_encoder(encoder_run / "encoder")
     G = load_generator(gan_run / "generator")
     assert E(torch.zeros(1, 3, 32, 32), G.mapping.w_avg).shape == (1, G.num_ws, 32)
+    assert list(encoder_run.glob("recon*.png"))
+
+
+def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
+    manifest = pack_weights(gan_run, encoder_run, tmp_path / "weights")
+    bundle = load_bundle(tmp_path / "weights", "cpu")
+    assert bundle.encoder is not None and len(bundle.directions) == 10
+    assert manifest["models"]["generator"]["dataset"]["images"] == 48
+    assert manifest["models"]["generator"]["command"].startswith("explorer train gan --data ")
+    assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions")
+                                      for e in ("json", "safetensors")}
+    with pytest.raises(UserError, match="already exists"):
+        pack_weights(gan_run, encoder_run, tmp_path / "weights")
+    (tmp_path / "weights" / "encoder.safetensors").write_bytes(b"tampered")
+    with pytest.raises(UserError, match="sha256 does not match"):
+        load_bundle(tmp_path / "weights", "cpu")

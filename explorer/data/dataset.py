@@ -70,6 +70,19 @@ class ImageDataset(torch.utils.data.Dataset):
         return x.div_(127.5).sub_(1.0)
 
 
+def read_dataset_meta(path: Path) -> dict:
+    """dataset.json of a dataset zip (resolution, count, source, labels), without decoding images.
+
+    Raises:
+        UserError: the zip or its dataset.json is missing or broken.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _read_metadata(zf, Path(path))
+    except (OSError, zipfile.BadZipFile) as e:
+        raise UserError(f"{path}: cannot read dataset zip ({e})") from None
+
+
 def _read_metadata(zf: zipfile.ZipFile, path: Path) -> dict:
     """Load and check dataset.json from an open dataset zip."""
     try:

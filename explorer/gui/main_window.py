@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
 
     def _encoded(self, slot: str, photo: EncodedPhoto) -> None:
         self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned))
-        faces = f" ({photo.num_faces} faces; the largest is used)" if photo.num_faces > 1 else ""
+        faces = f" ({photo.num_faces} faces found; used the largest)" if photo.num_faces > 1 else ""
         self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
         self._edit(**{f"key_{slot.lower()}": Keyframe.from_photo(photo.path, photo.ws)})
 

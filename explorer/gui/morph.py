@@ -1,18 +1,19 @@
-"""Keyframes A and B (photos) and the morph scrub between them."""
+"""Keyframes A and B (photos) and the morph timeline between them."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from explorer.gui.canvas import to_qimage
+from explorer.gui.theme import DIMMED
+from explorer.gui.timeline import MorphTimeline
 
 THUMBNAIL = 112
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
-SCRUB_STEPS = 100
 
 
 class PhotoSlot(QFrame):
@@ -74,7 +75,7 @@ class PhotoSlot(QFrame):
         """Back to the empty look: the slot letter in a dashed box."""
         self.thumbnail.clear()
         self.thumbnail.setText(self.slot)
-        self.thumbnail.setStyleSheet("border: 1px dashed #4a4f57; border-radius: 4px; color: #6a6f78;"
+        self.thumbnail.setStyleSheet(f"border: 1px dashed #4a4f57; border-radius: 4px; color: {DIMMED};"
                                      "font-size: 28px; font-weight: 300;")
         self._set_caption("empty: the seed")
         self.clear_button.hide()
@@ -92,8 +93,8 @@ class PhotoSlot(QFrame):
 
 
 class MorphPanel(QWidget):
-    """Photo slots A and B side by side, the A → B scrub (t in [0, 1]) and "Export frames…".
-    The scrub and export are enabled once a photo is loaded.
+    """Photo slots A and B side by side, the A → B timeline (t in [0, 1]) with its read-out,
+    and "Export frames…". The timeline and export are enabled once a photo is loaded.
 
     Signals:
         photo_chosen(slot, path), photo_cleared(slot), t_changed(t), export_requested().
@@ -110,12 +111,8 @@ class MorphPanel(QWidget):
         for name, slot in self.slots.items():
             slot.chosen.connect(lambda path, name=name: self.photo_chosen.emit(name, path))
             slot.cleared.connect(lambda name=name: self.photo_cleared.emit(name))
-        self.scrub = QSlider(Qt.Orientation.Horizontal)
-        self.scrub.setRange(0, SCRUB_STEPS)
-        self.scrub.setPageStep(SCRUB_STEPS // 10)
-        self.scrub.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.scrub.setTickInterval(SCRUB_STEPS // 4)
-        self.scrub.valueChanged.connect(self._scrubbed)
+        self.timeline = MorphTimeline()
+        self.timeline.t_changed.connect(self._moved)
         self.t_label = QLabel()
         self.t_label.setToolTip("Morph position t: 0 is A, 1 is B")
         self.t_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -126,25 +123,25 @@ class MorphPanel(QWidget):
         slots = QHBoxLayout()
         slots.addWidget(self.slots["A"])
         slots.addWidget(self.slots["B"])
-        scrub = QHBoxLayout()
-        scrub.addWidget(QLabel("A"))
-        scrub.addWidget(self.scrub, 1)
-        scrub.addWidget(QLabel("B"))
-        scrub.addWidget(self.t_label)
+        timeline = QHBoxLayout()
+        timeline.setSpacing(8)
+        timeline.addWidget(self.timeline, 1)
+        timeline.addWidget(self.t_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(12)
+        layout.setSpacing(10)
         layout.addLayout(slots)
-        layout.addLayout(scrub)
+        layout.addLayout(timeline)
         layout.addWidget(self.export_button)
         self._show_t()
         self._update_enabled()
 
     def t(self) -> float:
-        return self.scrub.value() / SCRUB_STEPS
+        return self.timeline.t()
 
     def set_t(self, t: float) -> None:
-        self.scrub.setValue(round(t * SCRUB_STEPS))
+        """Move the playhead to ``t``; emits ``t_changed`` as dragging it does."""
+        self.timeline.set_t(t)
 
     def set_photo(self, slot: str, name: str, aligned: np.ndarray) -> None:
         self.slots[slot].set_photo(name, aligned)
@@ -155,13 +152,15 @@ class MorphPanel(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
+        for name, slot in self.slots.items():
+            self.timeline.set_loaded(name, slot.loaded)
         loaded = any(s.loaded for s in self.slots.values())
-        self.scrub.setEnabled(loaded)
+        self.timeline.setEnabled(loaded)
         self.export_button.setEnabled(loaded)
 
-    def _scrubbed(self) -> None:
+    def _moved(self, t: float) -> None:
         self._show_t()
-        self.t_changed.emit(self.t())
+        self.t_changed.emit(t)
 
     def _show_t(self) -> None:
         self.t_label.setText(f"t = {self.t():.2f}")

@@ -8,9 +8,11 @@ from PySide6.QtWidgets import QApplication
 ACCENT = "#6f9bd1"
 ERROR = "#e07a6e"
 MUTED = "#8b919b"
+DIMMED = "#6a6f78"
+WINDOW = "#1f2125"
 
 _COLOURS = {
-    QPalette.ColorRole.Window: "#1f2125",
+    QPalette.ColorRole.Window: WINDOW,
     QPalette.ColorRole.WindowText: "#e3e5e8",
     QPalette.ColorRole.Base: "#17191c",
     QPalette.ColorRole.AlternateBase: "#25282d",
@@ -67,6 +69,6 @@ def apply_dark_theme(app: QApplication) -> None:
     for role, colour in _COLOURS.items():
         palette.setColor(role, QColor(colour))
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6a6f78"))
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(DIMMED))
     app.setPalette(palette)
     app.setStyleSheet(_STYLESHEET)

@@ -4,7 +4,7 @@ file, with the configuration in a JSON file beside it. No pickle.
 ``checkpoint.safetensors`` keys: ``G.*``, ``D.*``, ``G_ema.*`` (state dicts), ``opt_G.<i>.<name>``
 and ``opt_D.<i>.<name>`` (Adam state of the i-th parameter), ``rng.torch`` (CPU generator state).
 ``checkpoint.json``: ``{"config": {...}, "progress": {"nimg": ..., "step": ...},
-"rng_numpy": {...}}``. The JSON is written after the tensors, so a checkpoint is complete
+"hardware": "...", "rng_numpy": {...}}``. The JSON is written after the tensors, so a checkpoint is complete
 only when its JSON names the tensors' file; both are replaced atomically.
 """
 
@@ -41,14 +41,16 @@ def _load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, 
 
 
 def save_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    config: dict, progress: dict, rng: np.random.Generator) -> None:
-    """Write the full training state of a run into ``run_dir`` atomically."""
+                    config: dict, progress: dict, rng: np.random.Generator, hardware: str) -> None:
+    """Write the full training state of a run into ``run_dir`` atomically; ``hardware`` says
+    what it ran on (see ``weights.describe_device``)."""
     tensors = {f"{name}.{k}": v for name, net in nets.items() for k, v in net.state_dict().items()}
     for name, opt in optimizers.items():
         tensors.update(_optimizer_tensors(name, opt))
     tensors["rng.torch"] = torch.get_rng_state()
     save_tensors(Path(run_dir) / TENSORS, tensors)
-    write_json(Path(run_dir) / META, {"config": config, "progress": progress, "rng_numpy": rng.bit_generator.state})
+    write_json(Path(run_dir) / META, {"config": config, "progress": progress, "hardware": hardware,
+                                      "rng_numpy": rng.bit_generator.state})
 
 
 def has_checkpoint(run_dir: Path) -> bool:

@@ -29,7 +29,7 @@ from explorer.netio import save_network
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator
 from explorer.train import checkpoint
-from explorer.weights import load_generator
+from explorer.weights import describe_device, load_generator
 
 
 @dataclass
@@ -111,7 +111,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             recon = G.synthesis(E(preview, w_avg), noise_mode="const")
         image_grid(to_uint8(torch.cat([preview, recon])), cols=8).save(run_dir / f"recon{progress['nimg'] // 1000:06d}.png")
         save_network(E, run_dir / "encoder", "encoder", ecfg.to_dict(), dtype=torch.float16)
-        checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng)
+        checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng, describe_device(dev))
 
     total = int(cfg.kimg * 1000)
     n_syn = int(round(cfg.batch * cfg.synthetic_fraction))

@@ -29,6 +29,7 @@ from explorer.images import image_grid, to_uint8
 from explorer.nets.stylegan import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from explorer.netio import save_network
 from explorer.train import checkpoint
+from explorer.weights import describe_device
 from explorer.train.losses import discriminator_loss, generator_loss, r1_penalty
 
 ARCH_FIELDS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
@@ -146,7 +147,7 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
             fakes = torch.cat([G_ema(z, noise_mode="const") for z in grid_z.split(8)])
         image_grid(to_uint8(fakes), cols=8).save(run_dir / f"fakes{kimg:06d}.png")
         save_network(G_ema, run_dir / "generator", "generator", cfg.generator_config().to_dict(), dtype=torch.float16)
-        checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng)
+        checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
 
     total = int(cfg.kimg * 1000)
     next_tick = progress["nimg"] + cfg.tick_kimg * 1000

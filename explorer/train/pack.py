@@ -1,0 +1,94 @@
+"""From training runs to a shipped weights folder.
+
+``pack_weights`` copies G_ema and the encoder (fp16 safetensors + JSON) out of their run
+folders, fits the default SeFa directions for the generator, and writes manifest.json with
+what each file was trained on, for how long, on what, and the commands that reproduce it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+from pathlib import Path
+
+from explorer.data.dataset import read_dataset_meta
+from explorer.directions import save_directions, sefa
+from explorer.errors import UserError
+from explorer.train import checkpoint
+from explorer.weights import file_sha256, load_generator, write_manifest
+
+LICENCE = ("Code: MIT. Weights: trained on UTKFace (https://susanqq.github.io/UTKFace/), which is licensed "
+           "for non-commercial research purposes only; these weights carry the same restriction.")
+
+def _default_sefa_groups(num_ws: int) -> list[tuple[range, int]]:
+    """Coarse layers 0–3 (5 components), the middle third (3) and the fine rest (2)."""
+    fine_start = num_ws - max(2, num_ws // 5)
+    return [(range(0, 4), 5), (range(4, fine_start), 3), (range(fine_start, num_ws), 2)]
+
+
+def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
+    """The ``explorer train`` command line that reproduces a run from its saved config."""
+    if kind == "gan":
+        flags = {"--batch": config["batch"], "--lr": config["lr"], "--r1-gamma": config["r1_gamma"],
+                 "--channel-base": config["channel_base"], "--channel-max": config["channel_max"],
+                 "--seed": config["seed"]}
+    else:
+        flags = {"--generator": config["generator"], "--batch": config["batch"], "--lr": config["lr"],
+                 "--seed": config["seed"]}
+    extra = " ".join(f"{k} {v}" for k, v in flags.items())
+    return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {extra}"
+
+
+def _training_facts(kind: str, run_dir: Path) -> dict:
+    """What a run's checkpoint and stats say: config, dataset, kimg, hardware, wall time, command."""
+    meta = checkpoint.read_checkpoint_meta(run_dir)
+    kimg = round(meta["progress"]["nimg"] / 1000, 3)
+    data = read_dataset_meta(Path(meta["config"]["data"]))
+    seconds = 0.0
+    previous = 0.0
+    for line in (run_dir / "stats.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        seconds += (row["kimg"] - previous) * 1000 / max(row["img_per_s"], 1e-9)
+        previous = row["kimg"]
+    return {"training_config": meta["config"],
+            "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"]},
+            "kimg": kimg,
+            "hardware": meta.get("hardware", "unknown"),
+            "training_hours": round(seconds / 3600, 2),
+            "command": _train_command(kind, run_dir, meta["config"], kimg)}
+
+
+def pack_weights(gan_run: Path, encoder_run: Path, out: Path) -> dict:
+    """Write a complete weights folder ``out`` (must not exist) from a GAN run and an encoder run.
+
+    Returns the manifest.
+
+    Raises:
+        UserError: ``out`` exists, or a run folder lacks its checkpoint or network files.
+    """
+    out = Path(out)
+    if out.exists():
+        raise UserError(f"{out}: already exists; pack into a new folder")
+    for run, stem in ((gan_run, "generator"), (encoder_run, "encoder")):
+        if not checkpoint.has_checkpoint(run) or not (Path(run) / f"{stem}.json").is_file():
+            raise UserError(f"{run}: not a finished {stem} run (no checkpoint or {stem}.json)")
+    out.mkdir(parents=True)
+    for run, stem in ((gan_run, "generator"), (encoder_run, "encoder")):
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(Path(run) / f"{stem}{suffix}", out / f"{stem}{suffix}")
+    G = load_generator(out / "generator")
+    directions = [d for layers, k in _default_sefa_groups(G.num_ws) for d in sefa(G, layers, k)]
+    save_directions(out / "directions", directions, file_sha256(out / "generator.safetensors"))
+    today = datetime.date.today().isoformat()
+    models = {
+        "generator": {"kind": "StyleGAN2 G_ema", "config": G.cfg.to_dict(), "date": today,
+                      **_training_facts("gan", Path(gan_run))},
+        "encoder": {"kind": "W+ encoder (pSp/e4e style)", "date": today,
+                    **_training_facts("encoder", Path(encoder_run))},
+        "directions": {"kind": "SeFa", "count": len(directions), "date": today,
+                       "command": f"explorer weights pack --gan {gan_run} --encoder {encoder_run} --out {out}",
+                       "groups": [{"layers": [r.start, r.stop - 1], "components": k}
+                                  for r, k in _default_sefa_groups(G.num_ws)]},
+    }
+    return write_manifest(out, models, LICENCE)
