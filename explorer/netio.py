@@ -20,13 +20,24 @@ from torch import nn
 from explorer.errors import UserError
 
 
+def _file_mode() -> int:
+    """Permissions of a newly created regular file under the current umask (e.g. 0o644)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it and rename it over ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it and rename it over ``path``.
+
+    The file gets ordinary permissions (0o666 less the umask) whatever ``write`` created it with.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
 
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
+from explorer.gui.timeline import MorphTimeline
 from explorer.session import Keyframe, render
 from explorer.weights import load_bundle
 
@@ -65,10 +68,60 @@ def test_first_image_sliders_and_seed(qtbot, window, bundle):
     assert not np.array_equal(other, first)
 
 
+def at_t(timeline: MorphTimeline, t: float) -> QPoint:
+    """The viewport pixel of the track at ``t``."""
+    scene = timeline.getViewBox().mapViewToScene(QPointF(t, 0.0))
+    return timeline.mapFromScene(scene)
+
+
+def drag(timeline: MorphTimeline, start: float, end: float) -> None:
+    """Press the left button on the track at ``start``, move to ``end`` in steps, release.
+    The steps are 20 ms apart: pyqtgraph drops mouse moves closer than its rate limit."""
+    viewport = timeline.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at_t(timeline, start))
+    for t in np.linspace(start, end, 5)[1:]:
+        QTest.qWait(20)
+        QTest.mouseMove(viewport, at_t(timeline, t))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at_t(timeline, end))
+
+
+def test_timeline_click_drag_and_keys(qtbot):
+    timeline = MorphTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(320, timeline.height())
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    moves = []
+    timeline.t_changed.connect(moves.append)
+    pixel = 1.0 / timeline.width()
+
+    QTest.mouseClick(timeline.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     at_t(timeline, 0.25))
+    assert abs(timeline.t() - 0.25) < 2 * pixel and moves == [timeline.t()]
+    drag(timeline, 0.25, 0.75)
+    assert abs(timeline.t() - 0.75) < 2 * pixel and moves[-1] == timeline.t()
+    assert len(moves) >= 4, "every step of the drag moves t"
+    drag(timeline, 0.75, 1.2)                                       # past B: held at 1
+    assert timeline.t() == 1.0
+    timeline.set_t(0.5)
+    QTest.keyClick(timeline, Qt.Key.Key_Left)
+    assert timeline.t() == 0.49 and moves[-2:] == [0.5, 0.49]
+    QTest.keyClick(timeline, Qt.Key.Key_End)
+    assert timeline.t() == 1.0
+    count = len(moves)
+    timeline.set_t(3.0)                                             # clipped, unchanged: no signal
+    assert timeline.t() == 1.0 and len(moves) == count
+    assert timeline.getViewBox().state["mouseEnabled"] == [False, False]
+    assert not timeline.getPlotItem().menuEnabled()
+
+
 def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
+    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
+    assert window.status.message() == "astronaut.png loaded as A (2 faces found; used the largest)"
     window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))
-    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded and window.morph.slots["B"].loaded, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.morph.slots["B"].loaded, timeout=TIMEOUT)
+    assert window.status.message() == "grace_hopper.jpg loaded as B"
     assert window.session.key_a.label == "astronaut.png" and window.session.key_b.label == "grace_hopper.jpg"
 
     window.morph.set_t(0.0)
@@ -76,9 +129,10 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert_close(at_a, expected(bundle, torch.tensor(window.session.key_a.ws).unsqueeze(0)))
     window.morph.set_t(0.5)
     halfway = wait_current(qtbot, window)
-    assert window.session.morph_t == 0.5
-    window.morph.set_t(1.0)
+    assert window.session.morph_t == 0.5 and window.morph.t_label.text() == "t = 0.50"
+    drag(window.morph.timeline, 0.5, 1.1)                          # the playhead stops at B
     at_b = wait_current(qtbot, window)
+    assert window.session.morph_t == 1.0 and window.morph.t_label.text() == "t = 1.00"
     assert_close(at_b, expected(bundle, torch.tensor(window.session.key_b.ws).unsqueeze(0)))
     assert not np.array_equal(at_a, halfway) and not np.array_equal(halfway, at_b)
 

@@ -156,6 +156,7 @@ class MorphPanel(QWidget):
             self.timeline.set_loaded(name, slot.loaded)
         loaded = any(s.loaded for s in self.slots.values())
         self.timeline.setEnabled(loaded)
+        self.t_label.setEnabled(loaded)
         self.export_button.setEnabled(loaded)
 
     def _moved(self, t: float) -> None:

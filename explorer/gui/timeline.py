@@ -13,7 +13,7 @@ HEIGHT = 64
 NUDGE = 0.01
 DECIMALS = 3                      # t is kept to 0.001 so the session JSON stays readable
 PAD = 0.06                        # view space left and right of the track, for the markers
-TRACK_Y, LABEL_Y = 0.0, -0.45
+TRACK_Y, TICK_Y, LABEL_Y = 0.0, -0.22, -0.45
 Y_RANGE = (-1.0, 0.75)
 TRACK = "#3a3e45"
 EMPTY_MARKER = "#4a4f57"
@@ -54,8 +54,8 @@ class MorphTimeline(pg.PlotWidget):
 
         self.addItem(pg.PlotDataItem([0, 1], [TRACK_Y, TRACK_Y], pen=pg.mkPen(TRACK, width=4)))
         ticks = [0.25, 0.5, 0.75]
-        self.addItem(pg.ScatterPlotItem(ticks, [TRACK_Y] * len(ticks), symbol="o", size=4,
-                                        pen=None, brush=EMPTY_MARKER))
+        self.addItem(pg.ScatterPlotItem(ticks, [TICK_Y] * len(ticks), symbol="|", size=6,
+                                        pen=pg.mkPen(EMPTY_MARKER, width=1.5)))
         self._fill = pg.PlotDataItem([0, 0], [TRACK_Y, TRACK_Y], pen=pg.mkPen(ACCENT, width=4))
         self.addItem(self._fill)
         font = QFont(self.font())
@@ -70,7 +70,7 @@ class MorphTimeline(pg.PlotWidget):
             self.addItem(label)
             self._markers[slot] = (diamond, label)
             self.set_loaded(slot, False)
-        self.playhead = pg.InfiniteLine(0.0, angle=90, movable=True, bounds=(0, 1), span=(0.12, 0.9),
+        self.playhead = pg.InfiniteLine(0.0, angle=90, movable=True, bounds=(0, 1), span=(0.4, 0.9),
                                         pen=pg.mkPen(ACCENT, width=2),
                                         hoverPen=pg.mkPen(PLAYHEAD_HOVER, width=2))
         self.playhead.addMarker("v", position=0.98, size=12)
