@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QApplication, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QVBoxLayout, QWidget)
 
@@ -25,6 +26,7 @@ from explorer.weights import ModelBundle, load_bundle
 from explorer.worker import InferenceWorker, RenderResult
 
 TITLE = "Face Latent-Space Explorer"
+ICON = Path(__file__).resolve().parents[2] / "assets" / "icon.svg"
 PANEL_WIDTH = 380
 
 
@@ -164,6 +166,7 @@ def run_app(weights: Path | None = None, device: str = "auto") -> int:
     """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(TITLE)
+    app.setWindowIcon(QIcon(str(ICON)))
     apply_dark_theme(app)
     try:
         bundle = load_bundle(weights, device)
