@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--gan", type=Path, required=True, help="run folder of `explorer train gan`")
     w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
     w.add_argument("--out", type=Path, required=True, help="a new folder")
+
+    p = sub.add_parser("eval", help="quality metrics; one JSON object per figure on stdout")
+    p.add_argument("metric", choices=["fid", "kid", "pr", "lpips", "identity", "ppl"])
+    p.add_argument("--real", type=Path, help="dataset zip, zip or folder of images, or weights folder (not used by ppl)")
+    p.add_argument("--fake", type=Path, required=True, help="the same kinds; ppl needs a weights folder")
+    p.add_argument("--num", type=int, help="images per set (fid, kid, pr; default 10000), samples (ppl; 10000) "
+                                           "or pairs (lpips, identity; default all)")
+    p.add_argument("--resolution", type=int, help="evaluate at R×R (default: the resolution of --fake)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     return parser
 
 

@@ -197,8 +197,16 @@ def cmd_weights(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from explorer.metrics.registry import compute
+    for record in compute(args.metric, args.real, args.fake, args.num, args.resolution, args.device):
+        print(json.dumps(record), flush=True)
+    return 0
+
+
 HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,
-            "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions, "weights": cmd_weights}
+            "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions, "weights": cmd_weights,
+            "eval": cmd_eval}
 
 
 def run(args: argparse.Namespace) -> int:

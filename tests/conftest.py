@@ -42,3 +42,19 @@ def weights_dir(tmp_path_factory) -> Path:
     save_network(E, folder / "encoder", "encoder", E.cfg.to_dict())
     save_directions(folder / "directions", sefa(G, range(4), 5), file_sha256(folder / "generator.safetensors"))
     return folder
+
+
+@pytest.fixture(scope="session")
+def requires():
+    """``requires("module")``: skip the test when an optional package (the ``eval`` extra) is
+    missing, saying which; under CI fail instead, because CI installs every extra."""
+    import importlib.util
+
+    def check(module: str) -> None:
+        if importlib.util.find_spec(module) is None:
+            message = f"{module} not installed (pip install -e '.[eval]')"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+
+    return check
