@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="encode photos into W+ (crop, reconstruction, W+ as .npy)")
     p.add_argument("photos", type=Path, nargs="+")
     p.add_argument("--outdir", type=Path, required=True)
+    p.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="refine each encoding by STEPS of projection (LPIPS + L2)")
     _weights_args(p)
 
     p = sub.add_parser("edit", help="move a face along named directions")

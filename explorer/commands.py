@@ -48,7 +48,9 @@ def cmd_encode(args) -> int:
     from explorer.photos import encode_photo
     from explorer.session import render
     bundle = _bundle(args)
-    encoded = [encode_photo(bundle, p) for p in args.photos]      # all photos checked before writing
+    if args.refine < 0:
+        raise UserError(f"--refine must be ≥ 0, got {args.refine}")
+    encoded = [encode_photo(bundle, p, args.refine) for p in args.photos]   # all checked before writing
     outdir = _new_outdir(args.outdir)
     for item in encoded:
         name = item.path.stem

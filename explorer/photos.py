@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PIL import Image
 from explorer.errors import UserError
 from explorer.faces import align_face
 from explorer.images import from_uint8, load_photo
+from explorer.projection import refine_ws
 from explorer.weights import ModelBundle
 
 
@@ -26,8 +28,11 @@ class EncodedPhoto:
     num_faces: int = 1
 
 
-def encode_photo(bundle: ModelBundle, path: Path) -> EncodedPhoto:
-    """Load ``path``, crop its largest face to the training framing and encode it into W+.
+def encode_photo(bundle: ModelBundle, path: Path, refine_steps: int = 0,
+                 on_step: Callable[[int, float], bool] | None = None) -> EncodedPhoto:
+    """Load ``path``, crop its largest face to the training framing and encode it into W+;
+    then, if ``refine_steps`` > 0, refine that W+ by projection (``projection.refine_ws``,
+    which calls ``on_step``).
 
     Raises:
         UserError: unreadable photo (see ``images.load_photo``), no face or a tiny one
@@ -37,6 +42,8 @@ def encode_photo(bundle: ModelBundle, path: Path) -> EncodedPhoto:
         raise UserError(f"{bundle.path}: these weights have no encoder, so photos cannot be loaded")
     face = align_face(load_photo(path), bundle.resolution, source=str(path))
     x = from_uint8(np.array(face.image)[None]).to(bundle.device)
-    with torch.inference_mode():
+    with torch.no_grad():
         ws = bundle.encoder(x, bundle.generator.mapping.w_avg)
+    if refine_steps:
+        ws = refine_ws(bundle, x, ws, refine_steps, on_step=on_step)
     return EncodedPhoto(Path(path), face.image, ws, face.num_faces)

@@ -20,6 +20,11 @@ from explorer.images import to_uint8
 from explorer.latent import broadcast, lerp, seed_to_z, truncate
 from explorer.weights import ModelBundle
 
+RENDER_NOISE_MODE = "none"
+"""How every face the app, the CLI and the encoder see is synthesized: without the per-pixel
+noise inputs. Deterministic, and on the shipped 64² generator the noise adds speckle rather
+than detail (compare ``noise_mode="const"``). Training still uses random noise."""
+
 
 @dataclass(frozen=True)
 class Keyframe:
@@ -104,6 +109,6 @@ class Session:
 
 
 def render(bundle: ModelBundle, ws: torch.Tensor) -> np.ndarray:
-    """Synthesize W+ [N, num_ws, w_dim] with constant noise → uint8 [N, R, R, 3]."""
+    """Synthesize W+ [N, num_ws, w_dim] (noise: ``RENDER_NOISE_MODE``) → uint8 [N, R, R, 3]."""
     with torch.inference_mode():
-        return to_uint8(bundle.generator.synthesis(ws.to(bundle.device), noise_mode="const"))
+        return to_uint8(bundle.generator.synthesis(ws.to(bundle.device), noise_mode=RENDER_NOISE_MODE))

@@ -73,20 +73,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _load_network(stem: Path, kind: str, build):
+    """Rebuild a network of ``kind`` with ``build(config_dict)`` and load its tensors (eval, frozen, CPU)."""
+    cfg = read_network_config(stem, kind)
+    try:
+        net = build(cfg)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{Path(stem).with_suffix('.json')}: bad {kind} config ({e})") from None
+    path = Path(stem).with_suffix(".safetensors")
+    load_state(net, load_tensors(path), path)
+    return net.eval().requires_grad_(False)
+
+
 def load_generator(stem: Path) -> Generator:
     """Rebuild a Generator from ``stem.json`` and ``stem.safetensors`` (float32, eval mode, CPU).
 
     Raises:
         UserError: missing, broken or mismatched files.
     """
-    cfg = read_network_config(stem, "generator")
-    try:
-        G = Generator(GeneratorConfig(**cfg))
-    except (TypeError, ValueError) as e:
-        raise UserError(f"{Path(stem).with_suffix('.json')}: bad generator config ({e})") from None
-    path = Path(stem).with_suffix(".safetensors")
-    load_state(G, load_tensors(path), path)
-    return G.eval().requires_grad_(False)
+    return _load_network(stem, "generator", lambda cfg: Generator(GeneratorConfig(**cfg)))
 
 
 def load_encoder(stem: Path) -> Encoder:
@@ -95,14 +100,7 @@ def load_encoder(stem: Path) -> Encoder:
     Raises:
         UserError: missing, broken or mismatched files.
     """
-    cfg = read_network_config(stem, "encoder")
-    try:
-        E = Encoder(EncoderConfig(**cfg))
-    except (TypeError, ValueError) as e:
-        raise UserError(f"{Path(stem).with_suffix('.json')}: bad encoder config ({e})") from None
-    path = Path(stem).with_suffix(".safetensors")
-    load_state(E, load_tensors(path), path)
-    return E.eval().requires_grad_(False)
+    return _load_network(stem, "encoder", lambda cfg: Encoder(EncoderConfig(**cfg)))
 
 
 @dataclass

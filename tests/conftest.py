@@ -19,29 +19,11 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def weights_dir(tmp_path_factory) -> Path:
-    """The repository's weights/ when trained weights are there; else a small random-init set
-    (32² generator, encoder and 5 SeFa directions) in a temporary folder."""
-    bundled = Path(__file__).resolve().parents[1] / "weights"
-    if (bundled / "generator.json").is_file():
-        return bundled
-
-    import torch
-
-    from explorer.directions import save_directions, sefa
-    from explorer.netio import save_network
-    from explorer.nets.encoder import Encoder, EncoderConfig
-    from explorer.nets.stylegan import Generator, GeneratorConfig
-    from explorer.weights import file_sha256
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("weights")
-    G = Generator(GeneratorConfig(resolution=32, channel_base=512, channel_max=64, z_dim=64, w_dim=64)).eval()
-    E = Encoder(EncoderConfig(resolution=32, num_ws=G.num_ws, w_dim=64, channel_base=512, channel_max=64)).eval()
-    save_network(G, folder / "generator", "generator", G.cfg.to_dict())
-    save_network(E, folder / "encoder", "encoder", E.cfg.to_dict())
-    save_directions(folder / "directions", sefa(G, range(4), 5), file_sha256(folder / "generator.safetensors"))
-    return folder
+def weights_dir() -> Path:
+    """The bundled weights/ (generator, encoder, directions) that the app ships."""
+    path = Path(__file__).resolve().parents[1] / "weights"
+    assert (path / "generator.json").is_file(), f"{path}: the shipped weights are missing"
+    return path
 
 
 @pytest.fixture(scope="session")

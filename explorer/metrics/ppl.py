@@ -24,6 +24,7 @@ from explorer.metrics.lpips import load_lpips
 from explorer.metrics.sources import GeneratedImages, ImageSource
 from explorer.nets.lpips import LPIPS
 from explorer.nets.stylegan import Generator
+from explorer.session import RENDER_NOISE_MODE
 
 EPSILON = 1e-4
 NET = "vgg"
@@ -43,7 +44,7 @@ def path_lengths(G: Generator, lpips: LPIPS, num: int, epsilon: float = EPSILON,
             w = G.mapping(z)
             w0, w1 = w[0::2], w[1::2]
             ws = broadcast(torch.cat([w0, lerp(w0, w1, epsilon)]), G.num_ws)
-            images = G.synthesis(ws, noise_mode="const")
+            images = G.synthesis(ws, noise_mode=RENDER_NOISE_MODE)
             n = len(pairs)
             out.append((lpips(images[:n], images[n:]) / epsilon ** 2).double().cpu())
     return torch.cat(out).numpy()
@@ -75,7 +76,7 @@ def morph_path_lengths(G: Generator, lpips: LPIPS, ws_a: torch.Tensor, ws_b: tor
     a, b = (w.reshape(1, *w.shape[-2:]).to(device) for w in (ws_a, ws_b))
     t = torch.linspace(0, 1, frames, device=device).view(-1, 1, 1)
     with torch.inference_mode():
-        images = G.synthesis(a.lerp(b, t), noise_mode="const")
+        images = G.synthesis(a.lerp(b, t), noise_mode=RENDER_NOISE_MODE)
         steps = lpips(images[:-1], images[1:]) * (frames - 1) ** 2
     return steps.double().cpu().numpy()
 

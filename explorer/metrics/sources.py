@@ -8,7 +8,7 @@ Every set yields uint8 images [B, R, R, 3] at the evaluation resolution R:
   by name, keyed by their path without the suffix. A folder written by ``explorer encode``
   (``NAME_aligned.png`` + ``NAME_recon.png``) gives its aligned photos as --real and its
   reconstructions as --fake, both keyed ``NAME``;
-- weights folder (``generator.json`` inside): seed i rendered at ψ = 1 with constant noise
+- weights folder (``generator.json`` inside): seed i rendered at ψ = 1 as the app renders it
   (``explorer.session.render``), keyed ``seed0000`` … like ``explorer generate``.
 
 Images on disk are EXIF-rotated, converted to RGB, centre-cropped to a square and resized to R

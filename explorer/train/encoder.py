@@ -6,29 +6,30 @@ latent supervision for synthetic data. The e4e delta penalty keeps each layer's 
 the first layer's, which keeps the codes editable (Tov et al., 2021, §3.3).
 
 Losses: mean squared error and mean absolute error in pixels, at full and half
-resolution; latent MSE on generated faces; delta penalty on all.
+resolution, plus LPIPS-AlexNet (weight 0.8, as in pSp); latent MSE on generated faces;
+delta penalty on all.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from explorer.data.dataset import ImageDataset
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.latent import broadcast
+from explorer.metrics.lpips import load_lpips
 from explorer.netio import save_network
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator
+from explorer.session import RENDER_NOISE_MODE
 from explorer.train import checkpoint
+from explorer.train.progress import TrainingProgress
 from explorer.weights import describe_device, load_generator
 
 
@@ -39,9 +40,10 @@ class EncoderTrainConfig:
     data: str
     generator: str
     batch: int = 16
-    lr: float = 0.0005
+    lr: float = 0.0025  # equalized learning rate: weights are N(0, 1), so Adam needs StyleGAN-sized steps
     kimg: float = 30.0
     synthetic_fraction: float = 0.5
+    lpips_weight: float = 0.8
     latent_weight: float = 1.0
     delta_weight: float = 0.001
     channel_base: int = 2048
@@ -69,7 +71,7 @@ def _synthetic_batch(G: Generator, n: int, device: torch.device) -> tuple[torch.
         w = G.mapping(torch.randn(n, G.cfg.z_dim, device=device))
         psi = torch.empty(n, 1, device=device).uniform_(0.5, 1.0)
         ws = broadcast(G.mapping.w_avg.lerp(w, psi), G.num_ws)
-        return G.synthesis(ws, noise_mode="const"), ws
+        return G.synthesis(ws, noise_mode=RENDER_NOISE_MODE), ws
 
 
 def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu") -> Path:
@@ -101,34 +103,28 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     progress = {"nimg": 0, "step": 0}
     if resume:
         progress = checkpoint.load_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, rng)["progress"]
+    lpips = load_lpips("alex", dev)
     w_avg = G.mapping.w_avg
     with torch.no_grad():
         w_std = G.mapping(torch.randn(4096, G.cfg.z_dim, device=dev)).std(dim=0).mean()
-    preview = dataset.batch(np.arange(8)).to(dev)
+    preview = dataset.batch(np.linspace(0, len(dataset) - 1, 8).astype(int)).to(dev)  # spread over the set
 
     def snapshot() -> None:
         with torch.no_grad():
-            recon = G.synthesis(E(preview, w_avg), noise_mode="const")
+            recon = G.synthesis(E(preview, w_avg), noise_mode=RENDER_NOISE_MODE)
         image_grid(to_uint8(torch.cat([preview, recon])), cols=8).save(run_dir / f"recon{progress['nimg'] // 1000:06d}.png")
         save_network(E, run_dir / "encoder", "encoder", ecfg.to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng, describe_device(dev))
 
-    total = int(cfg.kimg * 1000)
     n_syn = int(round(cfg.batch * cfg.synthetic_fraction))
-    next_tick = progress["nimg"] + cfg.tick_kimg * 1000
-    next_snapshot = progress["nimg"] + cfg.snapshot_kimg * 1000
-    tick_start, tick_nimg = time.time(), progress["nimg"]
-    sums: dict[str, list[float]] = {"loss": [], "recon_real": [], "latent": []}
-    bar = tqdm(total=total / 1000, initial=progress["nimg"] / 1000, unit="kimg", dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]")
-    with open(run_dir / "stats.jsonl", "a") as stats_file:
-        while progress["nimg"] < total:
+    with TrainingProgress(run_dir, progress["nimg"], cfg.kimg, cfg.tick_kimg, cfg.snapshot_kimg, "loss") as bar:
+        while progress["nimg"] < bar.total:
             real = dataset.batch(rng.integers(0, len(dataset), cfg.batch - n_syn)).to(dev)
             syn, syn_ws = _synthetic_batch(G, n_syn, dev)
             images = torch.cat([real, syn]).contiguous(memory_format=torch.channels_last)
             ws = E(images, w_avg)                                       # [B, num_ws, w_dim]
-            recon = G.synthesis(ws, noise_mode="const")
-            rec = reconstruction_loss(recon, images)
+            recon = G.synthesis(ws, noise_mode=RENDER_NOISE_MODE)
+            rec = reconstruction_loss(recon, images) + cfg.lpips_weight * lpips(recon, images)
             latent = ((ws[len(real):] - syn_ws) / w_std).square().mean() if n_syn else torch.zeros((), device=dev)
             loss = rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
             if not torch.isfinite(loss):
@@ -139,23 +135,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             opt.step()
             progress["nimg"] += cfg.batch
             progress["step"] += 1
-            sums["loss"].append(loss.item())
-            sums["recon_real"].append(rec[:len(real)].mean().item())
-            sums["latent"].append(latent.item())
-            bar.update(cfg.batch / 1000)
-            if progress["nimg"] >= next_tick or progress["nimg"] >= total:
-                now = time.time()
-                row = {"kimg": round(progress["nimg"] / 1000, 3),
-                       "img_per_s": round((progress["nimg"] - tick_nimg) / (now - tick_start), 2),
-                       **{k: round(float(np.mean(v)), 5) for k, v in sums.items()}}
-                stats_file.write(json.dumps(row) + "\n")
-                stats_file.flush()
-                bar.set_postfix_str(f"{row['img_per_s']:.1f} img/s, loss {row['loss']:.4f}")
-                sums = {k: [] for k in sums}
-                tick_start, tick_nimg = now, progress["nimg"]
-                next_tick += cfg.tick_kimg * 1000
-            if progress["nimg"] >= next_snapshot or progress["nimg"] >= total:
+            if bar.step(progress["nimg"], cfg.batch, loss=loss.item(), recon_real=rec[:len(real)].mean().item(),
+                        latent=latent.item()):
                 snapshot()
-                next_snapshot += cfg.snapshot_kimg * 1000
-    bar.close()
     return run_dir

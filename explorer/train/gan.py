@@ -13,24 +13,27 @@ A run folder holds ``checkpoint.safetensors`` + ``checkpoint.json`` (complete tr
 from __future__ import annotations
 
 import copy
-import json
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from explorer.data.dataset import ImageDataset
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
-from explorer.nets.stylegan import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from explorer.netio import save_network
+from explorer.nets.stylegan import (
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+)
 from explorer.train import checkpoint
-from explorer.weights import describe_device
 from explorer.train.losses import discriminator_loss, generator_loss, r1_penalty
+from explorer.train.progress import TrainingProgress
+from explorer.weights import describe_device
 
 ARCH_FIELDS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
 
@@ -149,16 +152,8 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
         save_network(G_ema, run_dir / "generator", "generator", cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
 
-    total = int(cfg.kimg * 1000)
-    next_tick = progress["nimg"] + cfg.tick_kimg * 1000
-    next_snapshot = progress["nimg"] + cfg.snapshot_kimg * 1000
-    tick_start, tick_nimg = time.time(), progress["nimg"]
-    bar = tqdm(total=total / 1000, initial=progress["nimg"] / 1000, unit="kimg", dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]")
-    stats_file = open(run_dir / "stats.jsonl", "a")
-    losses: dict[str, list[float]] = {"loss_G": [], "loss_D": [], "r1": []}
-    try:
-        while progress["nimg"] < total:
+    with TrainingProgress(run_dir, progress["nimg"], cfg.kimg, cfg.tick_kimg, cfg.snapshot_kimg, "loss_G") as bar:
+        while progress["nimg"] < bar.total:
             B = cfg.batch
             idx = rng.integers(0, len(dataset), B)
             real = dataset.batch(idx)
@@ -187,7 +182,6 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
             if do_r1:
                 r1 = r1_penalty(real, real_logits)
                 loss_D = loss_D + r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
-                losses["r1"].append(r1.item())
             opt_D.zero_grad(set_to_none=True)
             loss_D.backward()
             opt_D.step()
@@ -200,27 +194,9 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
             _update_ema(G_ema, G, 0.5 ** (B / max(ema_nimg, 1e-8)))
             progress["nimg"] += B
             progress["step"] += 1
-            losses["loss_G"].append(loss_G.item())
-            losses["loss_D"].append(loss_D.item())
-            bar.update(B / 1000)
-
-            if progress["nimg"] >= next_tick or progress["nimg"] >= total:
-                now = time.time()
-                row = {"kimg": round(progress["nimg"] / 1000, 3),
-                       "img_per_s": round((progress["nimg"] - tick_nimg) / (now - tick_start), 2),
-                       **{k: round(float(np.mean(v)), 4) for k, v in losses.items() if v}}
-                stats_file.write(json.dumps(row) + "\n")
-                stats_file.flush()
-                bar.set_postfix_str(f"{row['img_per_s']:.1f} img/s, G {row['loss_G']:.3f}, D {row['loss_D']:.3f}")
-                losses = {k: [] for k in losses}
-                tick_start, tick_nimg = now, progress["nimg"]
-                next_tick += cfg.tick_kimg * 1000
-            if progress["nimg"] >= next_snapshot or progress["nimg"] >= total:
+            values = {"loss_G": loss_G.item(), "loss_D": loss_D.item(), **({"r1": r1.item()} if do_r1 else {})}
+            if bar.step(progress["nimg"], B, **values):
                 snapshot()
-                next_snapshot += cfg.snapshot_kimg * 1000
-    finally:
-        bar.close()
-        stats_file.close()
     return run_dir
 
 

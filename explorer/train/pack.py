@@ -1,8 +1,9 @@
 """From training runs to a shipped weights folder.
 
 ``pack_weights`` copies G_ema and the encoder (fp16 safetensors + JSON) out of their run
-folders, fits the default SeFa directions for the generator, and writes manifest.json with
-what each file was trained on, for how long, on what, and the commands that reproduce it.
+folders, fits the default SeFa directions for the generator, carries over the converted
+LPIPS-AlexNet weights, and writes manifest.json with what each file was trained on, for how
+long, on what, and the commands that reproduce it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from pathlib import Path
 from explorer.data.dataset import read_dataset_meta
 from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
+from explorer.netio import read_json
 from explorer.train import checkpoint
-from explorer.weights import file_sha256, load_generator, write_manifest
+from explorer.weights import (
+    DEFAULT_WEIGHTS,
+    file_sha256,
+    load_generator,
+    write_manifest,
+)
 
+LPIPS_STEM = "lpips_alex"
 LICENCE = ("Code: MIT. Weights: trained on UTKFace (https://susanqq.github.io/UTKFace/), which is licensed "
            "for non-commercial research purposes only; these weights carry the same restriction.")
 
@@ -59,8 +67,9 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
             "command": _train_command(kind, run_dir, meta["config"], kimg)}
 
 
-def pack_weights(gan_run: Path, encoder_run: Path, out: Path) -> dict:
-    """Write a complete weights folder ``out`` (must not exist) from a GAN run and an encoder run.
+def pack_weights(gan_run: Path, encoder_run: Path, out: Path, lpips_from: Path = DEFAULT_WEIGHTS) -> dict:
+    """Write a complete weights folder ``out`` (must not exist) from a GAN run and an encoder run,
+    with the LPIPS-AlexNet weights copied from ``lpips_from`` (default: the bundled weights/).
 
     Returns the manifest.
 
@@ -74,9 +83,12 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path) -> dict:
         if not checkpoint.has_checkpoint(run) or not (Path(run) / f"{stem}.json").is_file():
             raise UserError(f"{run}: not a finished {stem} run (no checkpoint or {stem}.json)")
     out.mkdir(parents=True)
-    for run, stem in ((gan_run, "generator"), (encoder_run, "encoder")):
+    if not (Path(lpips_from) / f"{LPIPS_STEM}.json").is_file():
+        raise UserError(f"{lpips_from}: no {LPIPS_STEM}.json to carry over; convert it with "
+                        f"python -m explorer.metrics.lpips_convert --download --net alex --out {lpips_from}")
+    for folder, stem in ((gan_run, "generator"), (encoder_run, "encoder"), (lpips_from, LPIPS_STEM)):
         for suffix in (".safetensors", ".json"):
-            shutil.copyfile(Path(run) / f"{stem}{suffix}", out / f"{stem}{suffix}")
+            shutil.copyfile(Path(folder) / f"{stem}{suffix}", out / f"{stem}{suffix}")
     G = load_generator(out / "generator")
     directions = [d for layers, k in _default_sefa_groups(G.num_ws) for d in sefa(G, layers, k)]
     save_directions(out / "directions", directions, file_sha256(out / "generator.safetensors"))
@@ -90,5 +102,8 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path) -> dict:
                        "command": f"explorer weights pack --gan {gan_run} --encoder {encoder_run} --out {out}",
                        "groups": [{"layers": [r.start, r.stop - 1], "components": k}
                                   for r, k in _default_sefa_groups(G.num_ws)]},
+        LPIPS_STEM: {"kind": "LPIPS v0.1 AlexNet (Zhang et al., 2018)",
+                     **read_json(out / f"{LPIPS_STEM}.json")["source"],
+                     "command": "python -m explorer.metrics.lpips_convert --download --net alex"},
     }
     return write_manifest(out, models, LICENCE)

@@ -1,0 +1,44 @@
+"""Projection refines the encoder's W+ towards the photo, and can be cancelled."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.faces import align_face
+from explorer.images import from_uint8, load_photo
+from explorer.metrics.lpips import load_lpips
+from explorer.projection import refine_ws
+from explorer.session import RENDER_NOISE_MODE
+from explorer.weights import load_bundle
+
+
+@pytest.fixture(scope="module")
+def setup(weights_dir, shared_data):
+    bundle = load_bundle(weights_dir, "cpu")
+    face = align_face(load_photo(shared_data / "portraits" / "grace_hopper.jpg"), bundle.resolution)
+    target = from_uint8(np.array(face.image)[None])
+    with torch.no_grad():
+        ws = bundle.encoder(target, bundle.generator.mapping.w_avg)
+    return bundle, target, ws
+
+
+def _loss(bundle, target, ws):
+    with torch.no_grad():
+        image = bundle.generator.synthesis(ws, noise_mode=RENDER_NOISE_MODE)
+        return (load_lpips("alex")(image, target).mean() + (image - target).square().mean()).item()
+
+
+def test_refinement_lowers_the_reconstruction_loss(setup):
+    bundle, target, ws = setup
+    refined = refine_ws(bundle, target, ws, 10)
+    assert refined.shape == ws.shape and not refined.requires_grad
+    assert _loss(bundle, target, refined) < _loss(bundle, target, ws)
+
+
+def test_refinement_stops_when_the_callback_says_so(setup):
+    bundle, target, ws = setup
+    seen = []
+    refine_ws(bundle, target, ws, 50, on_step=lambda step, loss: seen.append(step) or step < 3)
+    assert seen == [1, 2, 3]
+    with pytest.raises(ValueError, match="steps"):
+        refine_ws(bundle, target, ws, -1)
