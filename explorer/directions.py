@@ -2,7 +2,8 @@
 
 A ``Direction`` is a unit vector in W applied to a range of W+ layers. Slider values are in
 σ units: the standard deviation of w projected on the direction (measured over samples of
-the mapping network), so ±3 spans nearly all generated faces.
+the mapping network). Sliders span ±2σ by default: on the shipped generator the coarse SeFa
+components leave the face manifold (smears, colour blotches) towards ±3σ.
 
 Fitting methods: SeFa (Shen & Zhou, 2021, "Closed-Form Factorization of Latent Semantics
 in GANs"): the top eigenvectors of AᵀA, A the stacked, row-normalised style-affine weights of
@@ -38,8 +39,8 @@ class Direction:
     vector: torch.Tensor
     layers: range
     scale: float
-    min: float = -3.0
-    max: float = 3.0
+    min: float = -2.0
+    max: float = 2.0
     method: str = "sefa"
 
     def apply(self, ws: torch.Tensor, value: float) -> torch.Tensor:
