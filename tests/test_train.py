@@ -3,6 +3,7 @@
 import json
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,54 @@ def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
     (tmp_path / "weights" / "encoder.safetensors").write_bytes(b"tampered")
     with pytest.raises(UserError, match="sha256 does not match"):
         load_bundle(tmp_path / "weights", "cpu")
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(gan_run, faces32, monkeypatch):
+    before = (gan_run / "checkpoint.json").read_text()
+    monkeypatch.setattr("explorer.train.gan.generator_loss", lambda logits: logits.sum() * float("nan"))
+    cfg = GanTrainConfig(data=str(faces32), kimg=1.0, tick_kimg=0.016, snapshot_kimg=0.016, **TINY)
+    with pytest.raises(UserError, match="loss became nan .*last checkpoint is kept"):
+        train_gan(cfg, gan_run, resume=True)
+    assert (gan_run / "checkpoint.json").read_text() == before
+    load_generator(gan_run / "generator")
+
+
+def test_sigkill_during_training_leaves_a_loadable_checkpoint(faces32, tmp_path):
+    """Kill a run that writes a checkpoint every step, at several moments; each time the
+    checkpoint on disk loads completely and the next process resumes from it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from explorer.train import checkpoint
+    from explorer.train.gan import Discriminator, Generator
+
+    run = tmp_path / "run"
+    code = ("import sys; from pathlib import Path; from explorer.train.gan import GanTrainConfig, train_gan; "
+            f"cfg = GanTrainConfig(data={str(faces32)!r}, kimg=10, tick_kimg=0.008, snapshot_kimg=0.008, "
+            "resolution=32, channel_base=256, channel_max=32, z_dim=32, w_dim=32, batch=8); "
+            "train_gan(cfg, Path(sys.argv[1]), resume=len(sys.argv) > 2)")
+    progress = 0
+    for attempt, delay in enumerate((0.0, 1.7, 2.9)):
+        args = [sys.executable, "-c", code, str(run)] + (["resume"] if attempt else [])
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and not _progress_beyond(run, progress):
+            time.sleep(0.2)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        cfg = GanTrainConfig(data=str(faces32), **TINY)
+        G, D = Generator(cfg.generator_config()), Discriminator(cfg.discriminator_config())
+        meta = checkpoint.load_checkpoint(run, {"G": G, "D": D, "G_ema": Generator(cfg.generator_config())}, {},
+                                          np.random.default_rng())
+        assert meta["progress"]["nimg"] > progress
+        progress = meta["progress"]["nimg"]
+
+
+def _progress_beyond(run, nimg: int) -> bool:
+    try:
+        return json.loads((run / "checkpoint.json").read_text())["progress"]["nimg"] > nimg
+    except (OSError, ValueError):
+        return False

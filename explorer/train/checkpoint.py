@@ -1,11 +1,14 @@
 """Training checkpoints: networks, optimizer states, counters and RNG states in one safetensors
 file, with the configuration in a JSON file beside it. No pickle.
 
-``checkpoint.safetensors`` keys: ``G.*``, ``D.*``, ``G_ema.*`` (state dicts), ``opt_G.<i>.<name>``
-and ``opt_D.<i>.<name>`` (Adam state of the i-th parameter), ``rng.torch`` (CPU generator state).
-``checkpoint.json``: ``{"config": {...}, "progress": {"nimg": ..., "step": ...},
-"hardware": "...", "rng_numpy": {...}}``. The JSON is written after the tensors, so a checkpoint is complete
-only when its JSON names the tensors' file; both are replaced atomically.
+``checkpoint-<step>.safetensors`` keys: ``G.*``, ``D.*``, ``G_ema.*`` (state dicts),
+``opt_G.<i>.<name>`` and ``opt_D.<i>.<name>`` (Adam state of the i-th parameter), ``rng.torch``
+(CPU generator state). ``checkpoint.json``: ``{"tensors": "checkpoint-<step>.safetensors",
+"config": {...}, "progress": {"nimg": ..., "step": ...}, "hardware": "...", "rng_numpy": {...}}``.
+
+Crash safety: the new tensors file is written (temp file, fsync, rename) under a new name, then
+the JSON is replaced atomically to point at it, and only then is the previous tensors file
+deleted. A kill at any moment leaves the JSON naming a complete tensors file.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from torch import nn
 from explorer.errors import UserError
 from explorer.netio import load_state, load_tensors, read_json, save_tensors, write_json
 
-TENSORS = "checkpoint.safetensors"
 META = "checkpoint.json"
 
 
@@ -48,14 +50,18 @@ def save_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
     for name, opt in optimizers.items():
         tensors.update(_optimizer_tensors(name, opt))
     tensors["rng.torch"] = torch.get_rng_state()
-    save_tensors(Path(run_dir) / TENSORS, tensors)
-    write_json(Path(run_dir) / META, {"config": config, "progress": progress, "hardware": hardware,
-                                      "rng_numpy": rng.bit_generator.state})
+    name = f"checkpoint-{progress['step']:08d}.safetensors"
+    save_tensors(Path(run_dir) / name, tensors)
+    write_json(Path(run_dir) / META, {"tensors": name, "config": config, "progress": progress,
+                                      "hardware": hardware, "rng_numpy": rng.bit_generator.state})
+    for old in Path(run_dir).glob("checkpoint-*.safetensors"):
+        if old.name != name:
+            old.unlink()
 
 
 def has_checkpoint(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a complete checkpoint."""
-    return (Path(run_dir) / META).is_file() and (Path(run_dir) / TENSORS).is_file()
+    """True when ``run_dir`` holds a checkpoint (its JSON; ``load_checkpoint`` checks the tensors)."""
+    return (Path(run_dir) / META).is_file()
 
 
 def read_checkpoint_meta(run_dir: Path) -> dict:
@@ -70,8 +76,8 @@ def load_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
     Raises:
         UserError: missing or unreadable files, or tensors that do not fit the networks.
     """
-    path = Path(run_dir) / TENSORS
     meta = read_checkpoint_meta(run_dir)
+    path = Path(run_dir) / str(meta.get("tensors", ""))
     tensors = load_tensors(path)
     for name, net in nets.items():
         state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}

@@ -5,7 +5,7 @@ Karras et al., 2020 (StyleGAN2): non-saturating logistic loss, lazy R1 on D ever
 ramp-up, w_avg tracking. Adam (β1 = 0, β2 = 0.99) for both networks, with the lazy
 regularization correction of the learning rate and betas (paper §B).
 
-A run folder holds ``checkpoint.safetensors`` + ``checkpoint.json`` (complete training state),
+A run folder holds ``checkpoint.json`` + the ``checkpoint-<step>.safetensors`` it names (complete training state),
 ``generator.safetensors`` + ``generator.json`` (G_ema alone, float16, what the app loads),
 ``fakes<kimg>.png`` snapshot grids from fixed seeds, and ``stats.jsonl`` (one line per tick).
 """
