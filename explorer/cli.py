@@ -44,9 +44,26 @@ def _assignment(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
 
 
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
 def _weights_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, default=None, help="weights folder (default: the bundled weights/)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    _device_arg(p)
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    """Options every ``explorer train`` kind takes."""
+    p.add_argument("--data", type=Path, help="dataset zip from `explorer dataset build`")
+    p.add_argument("--outdir", type=Path, required=True)
+    p.add_argument("--resume", action="store_true", help="continue the run in --outdir")
+    p.add_argument("--dry-run", action="store_true", help="a few steps of a tiny model on synthetic data")
+    p.add_argument("--kimg", type=float, help="train until this many thousand images")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    _device_arg(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,30 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network headless")
     tsub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
     g = tsub.add_parser("gan", help="StyleGAN2 generator + discriminator")
-    g.add_argument("--data", type=Path)
-    g.add_argument("--outdir", type=Path, required=True)
-    g.add_argument("--resume", action="store_true")
-    g.add_argument("--dry-run", action="store_true", help="a few steps of a tiny model on synthetic data")
-    g.add_argument("--kimg", type=float)
-    g.add_argument("--batch", type=int)
-    g.add_argument("--lr", type=float)
+    _train_args(g)
     g.add_argument("--r1-gamma", type=float)
     g.add_argument("--channel-base", type=int)
     g.add_argument("--channel-max", type=int)
     g.add_argument("--snapshot-kimg", type=float)
-    g.add_argument("--seed", type=int)
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     e = tsub.add_parser("encoder", help="W+ encoder against a frozen generator")
-    e.add_argument("--data", type=Path)
+    _train_args(e)
     e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
-    e.add_argument("--outdir", type=Path, required=True)
-    e.add_argument("--resume", action="store_true")
-    e.add_argument("--dry-run", action="store_true", help="a few steps on synthetic data")
-    e.add_argument("--kimg", type=float)
-    e.add_argument("--batch", type=int)
-    e.add_argument("--lr", type=float)
-    e.add_argument("--seed", type=int)
-    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
     p = sub.add_parser("directions", help="semantic directions in W")
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -147,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, help="images per set (fid, kid, pr; default 10000), samples (ppl; 10000) "
                                            "or pairs (lpips, identity; default all)")
     p.add_argument("--resolution", type=int, help="evaluate at R×R (default: the resolution of --fake)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    _device_arg(p)
     return parser
 
 

@@ -4,6 +4,7 @@ library (weights, session, photos, export, trainers) and returns the exit code."
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from dataclasses import replace
@@ -13,6 +14,9 @@ import numpy as np
 
 from explorer.errors import UserError
 from explorer.export import save_png
+
+DRY_RUN_NETS = {"resolution": 32, "channel_base": 256, "channel_max": 32, "batch": 8}   # --dry-run: seconds
+DRY_RUN_LOG = {"tick_kimg": 0.016, "snapshot_kimg": 0.032}
 
 
 def _new_outdir(path: Path) -> Path:
@@ -115,55 +119,53 @@ def cmd_dataset(args) -> int:
     return 0
 
 
-def _dry_run_data(tmp: Path, resolution: int) -> Path:
-    from explorer.data.dataset import make_synthetic_dataset
-    return make_synthetic_dataset(tmp / "synthetic.zip", 64, resolution)
+def _config(cls, args, fixed: dict, defaults: dict | None = None):
+    """A training config dataclass: ``defaults``, then the CLI options the user passed that it
+    has, then ``fixed``."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    return cls(**{**(defaults or {}), **given, **fixed})
+
+
+def _train_gan(args, tmp: Path, device: str) -> None:
+    from explorer.data.dataset import make_synthetic_dataset, read_dataset_meta
+    from explorer.train.gan import GanTrainConfig, train_gan
+    if args.dry_run:
+        data = make_synthetic_dataset(tmp / "synthetic.zip", 64, 32)
+        cfg = _config(GanTrainConfig, args, {"data": str(data)},
+                      {"z_dim": 32, "w_dim": 32, "kimg": 0.064, **DRY_RUN_NETS, **DRY_RUN_LOG})
+    elif args.data is None:
+        raise UserError("train gan: --data DATASET.zip is required (or --dry-run)")
+    else:
+        cfg = _config(GanTrainConfig, args, {"data": str(args.data),
+                                             "resolution": read_dataset_meta(args.data)["resolution"]})
+    train_gan(cfg, args.outdir, resume=args.resume, device=device)
+
+
+def _train_encoder(args, tmp: Path, device: str) -> None:
+    from explorer.train.encoder import EncoderTrainConfig, train_encoder
+    if args.dry_run:
+        from explorer.data.dataset import make_synthetic_dataset
+        from explorer.train.gan import GanTrainConfig, train_gan
+        data = str(make_synthetic_dataset(tmp / "synthetic.zip", 64, 32))
+        gan = train_gan(GanTrainConfig(data=data, z_dim=32, w_dim=32, kimg=0.016, **DRY_RUN_NETS), tmp / "gan",
+                        device=device)
+        nets = {k: v for k, v in DRY_RUN_NETS.items() if k != "resolution"}
+        cfg = _config(EncoderTrainConfig, args, {"data": data, "generator": str(gan / "generator")},
+                      {"kimg": 0.064, **nets, **DRY_RUN_LOG})
+    elif args.data is None or args.generator is None:
+        raise UserError("train encoder: --data and --generator are required (or --dry-run)")
+    else:
+        cfg = _config(EncoderTrainConfig, args, {"data": str(args.data), "generator": str(args.generator)})
+    train_encoder(cfg, args.outdir, resume=args.resume, device=device)
 
 
 def cmd_train(args) -> int:
     from explorer.weights import pick_device
     device = str(pick_device(args.device))
-    overrides = {k.replace("-", "_"): v for k, v in vars(args).items()}
     with tempfile.TemporaryDirectory() as tmp:
-        if args.kind == "gan":
-            from explorer.data.dataset import read_dataset_meta
-            from explorer.train.gan import config_from_args, train_gan
-            if args.dry_run:
-                data = _dry_run_data(Path(tmp), 32)
-                overrides = {"resolution": 32, "channel_base": 256, "channel_max": 32, "batch": 8, "kimg": 0.064,
-                             "tick_kimg": 0.016, "snapshot_kimg": 0.032, "z_dim": 32, "w_dim": 32, **_given(overrides)}
-            elif args.data is None:
-                raise UserError("train gan: --data DATASET.zip is required (or --dry-run)")
-            else:
-                data = args.data
-                overrides["resolution"] = read_dataset_meta(data)["resolution"]
-            cfg = config_from_args(str(data), overrides)
-            train_gan(cfg, args.outdir, resume=args.resume, device=device)
-        else:
-            from explorer.train.encoder import EncoderTrainConfig, train_encoder
-            if args.dry_run:
-                from explorer.train.gan import GanTrainConfig, train_gan
-                data = _dry_run_data(Path(tmp), 32)
-                gan_cfg = GanTrainConfig(data=str(data), resolution=32, channel_base=256, channel_max=32, batch=8,
-                                         kimg=0.016, z_dim=32, w_dim=32)
-                generator = train_gan(gan_cfg, Path(tmp) / "gan", device=device) / "generator"
-                cfg = EncoderTrainConfig(data=str(data), generator=str(generator), batch=8, kimg=0.064,
-                                         tick_kimg=0.016, snapshot_kimg=0.032, channel_base=256, channel_max=32)
-            elif args.data is None or args.generator is None:
-                raise UserError("train encoder: --data and --generator are required (or --dry-run)")
-            else:
-                known = {"batch", "lr", "kimg", "seed"}
-                cfg = EncoderTrainConfig(data=str(args.data), generator=str(args.generator),
-                                         **{k: v for k, v in _given(overrides).items() if k in known})
-            train_encoder(cfg, args.outdir, resume=args.resume, device=device)
+        (_train_gan if args.kind == "gan" else _train_encoder)(args, Path(tmp), device)
     print(f"run written to {args.outdir}")
     return 0
-
-
-def _given(overrides: dict) -> dict:
-    """The hyper-parameters the user actually passed (not None, not CLI plumbing)."""
-    plumbing = {"command", "kind", "data", "outdir", "resume", "dry_run", "device", "generator"}
-    return {k: v for k, v in overrides.items() if v is not None and k not in plumbing}
 
 
 def cmd_directions(args) -> int:

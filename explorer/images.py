@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from pathlib import Path
@@ -38,36 +39,52 @@ def image_grid(images: np.ndarray, cols: int | None = None) -> Image.Image:
     return Image.fromarray(canvas)
 
 
-def load_photo(path: Path) -> Image.Image:
-    """Open a photo as an RGB Pillow image, honouring EXIF orientation.
+def decode_image(data: bytes, source: str) -> Image.Image:
+    """Encoded image bytes → an RGB Pillow image, honouring EXIF orientation.
 
     Grayscale, palette, CMYK, 16-bit and alpha images are converted to 8-bit RGB (alpha
     composited on black). Animated images use their first frame.
 
     Raises:
-        UserError: missing file, not an image, corrupt or truncated data, or more than
+        UserError (naming ``source``): not an image, corrupt or truncated data, or more than
             ``MAX_PHOTO_PIXELS`` pixels (checked from the header, before decoding).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                if im.width * im.height > MAX_PHOTO_PIXELS:
+                    raise UserError(f"{source}: {im.width}x{im.height} is over the {MAX_PHOTO_PIXELS // 1_000_000} "
+                                    "megapixel limit")
+                im.seek(0)
+                im.load()
+                return to_rgb(ImageOps.exif_transpose(im))
+    except UnidentifiedImageError:
+        raise UserError(f"{source}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError(f"{source}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{source}: corrupt or truncated image ({e})") from None
+
+
+def load_photo(path: Path) -> Image.Image:
+    """Read a photo file as an RGB Pillow image; see ``decode_image``.
+
+    Raises:
+        UserError: missing file, or any of ``decode_image``'s errors.
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if im.width * im.height > MAX_PHOTO_PIXELS:
-                    raise UserError(f"{path}: {im.width}x{im.height} is over the {MAX_PHOTO_PIXELS // 1_000_000} "
-                                    "megapixel limit")
-                im.seek(0)
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return to_rgb(im)
-    except UnidentifiedImageError:
-        raise UserError(f"{path}: not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserError(f"{path}: image too large to decode safely") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise UserError(f"{path}: corrupt or truncated image ({e})") from None
+    return decode_image(path.read_bytes(), str(path))
+
+
+def centre_square(im: Image.Image, resolution: int) -> Image.Image:
+    """Crop the central square of ``im`` and resize it to ``resolution``² with Lanczos."""
+    side = min(im.size)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    return im.resize((resolution, resolution), Image.LANCZOS, box=(left, top, left + side, top + side),
+                     reducing_gap=3.0)
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

@@ -89,10 +89,12 @@ class Session:
         return ws
 
     def morph_ws(self, bundle: ModelBundle, num_frames: int) -> torch.Tensor:
-        """The morph A → B as ``num_frames`` W+ [F, num_ws, w_dim] at evenly spaced t in [0, 1]."""
+        """The morph A → B as ``num_frames`` W+ [F, num_ws, w_dim] at evenly spaced t in [0, 1]:
+        the lerp between the end frames (slider offsets are the same at every t)."""
         if num_frames < 2:
             raise UserError(f"a morph needs at least 2 frames, got {num_frames}")
-        return torch.cat([self.ws(bundle, float(t)) for t in np.linspace(0.0, 1.0, num_frames)])
+        t = torch.linspace(0.0, 1.0, num_frames, device=bundle.device).view(-1, 1, 1)
+        return self.ws(bundle, 0.0).lerp(self.ws(bundle, 1.0), t)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

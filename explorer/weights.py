@@ -20,7 +20,13 @@ import torch
 
 from explorer.directions import Direction, load_directions
 from explorer.errors import UserError
-from explorer.netio import load_state, load_tensors, read_json, read_network_config, write_json
+from explorer.netio import (
+    load_state,
+    load_tensors,
+    read_json,
+    read_network_config,
+    write_json,
+)
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator, GeneratorConfig
 

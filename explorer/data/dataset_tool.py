@@ -35,7 +35,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from explorer.errors import UserError
-from explorer.images import to_rgb
+from explorer.images import centre_square, to_rgb
 
 METADATA_NAME = "dataset.json"
 MIN_RESOLUTION = 4
@@ -259,10 +259,7 @@ def convert_image(data: bytes, resolution: int) -> tuple[bytes | None, str | Non
     if side < resolution:
         return None, "smaller than target"
     note = None if im.mode == "RGB" else _MODE_NAMES.get(im.mode, f"mode {im.mode}")
-    im = to_rgb(im)
-    left, top = (im.width - side) // 2, (im.height - side) // 2
-    im = im.resize((resolution, resolution), Image.LANCZOS,
-                   box=(left, top, left + side, top + side), reducing_gap=3.0)
+    im = centre_square(to_rgb(im), resolution)
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue(), note

@@ -19,24 +19,22 @@ same way when R differs from the generator's resolution.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import sys
-import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from explorer.data.dataset import read_dataset_meta
 from explorer.data.dataset_tool import METADATA_NAME, image_name
 from explorer.errors import UserError
-from explorer.images import MAX_PHOTO_PIXELS, to_rgb
+from explorer.images import centre_square, decode_image
 from explorer.latent import broadcast, seed_to_z
 from explorer.weights import file_sha256, load_bundle
 
@@ -129,18 +127,11 @@ class FileImages:
             else:
                 with zipfile.ZipFile(self.path) as archive:
                     data = archive.read(member)
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as im:
-                    if im.width * im.height > MAX_PHOTO_PIXELS:
-                        raise UserError(f"{where}: {im.width}x{im.height} is too large")
-                    im = to_rgb(ImageOps.exif_transpose(im))
         except KeyError:
             raise UserError(f"{where}: missing from the zip") from None
-        except UnidentifiedImageError:
-            raise UserError(f"{where}: not an image Pillow can read") from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise UserError(f"{where}: corrupt or unreadable image ({e})") from None
+        except OSError as e:
+            raise UserError(f"{where}: cannot read ({e.strerror or e})") from None
+        im = decode_image(data, where)
         if resolution is None:
             return np.asarray(im)
         return resize_square(im, resolution)
@@ -260,11 +251,9 @@ def batches(source: ImageSource, indices: np.ndarray, resolution: int, batch: in
 
 def resize_square(im: Image.Image, resolution: int) -> np.ndarray:
     """Centre-crop a Pillow image to a square and resize it to R×R with Lanczos → uint8 [R, R, 3]."""
-    side = min(im.size)
     if im.size == (resolution, resolution):
         return np.asarray(im)
-    left, top = (im.width - side) // 2, (im.height - side) // 2
-    return np.asarray(im.resize((resolution, resolution), Image.LANCZOS, box=(left, top, left + side, top + side)))
+    return np.asarray(centre_square(im, resolution))
 
 
 def _key(member: str, encoded: bool) -> str:

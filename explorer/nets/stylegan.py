@@ -13,8 +13,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from explorer.nets.layers import (EqualizedConv2d, EqualizedLinear, SynthesisLayer, ToRGB,
-                                  downsample2x, upsample2x)
+from explorer.nets.layers import (
+    EqualizedConv2d,
+    EqualizedLinear,
+    SynthesisLayer,
+    ToRGB,
+    downsample2x,
+    upsample2x,
+)
 
 
 @dataclass(frozen=True)

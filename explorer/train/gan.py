@@ -13,7 +13,7 @@ A run folder holds ``checkpoint.json`` + the ``checkpoint-<step>.safetensors`` i
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -198,9 +198,3 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
             if bar.step(progress["nimg"], B, **values):
                 snapshot()
     return run_dir
-
-
-def config_from_args(data: str, overrides: dict) -> GanTrainConfig:
-    """Build a GanTrainConfig from the dataset path and the CLI's non-None overrides."""
-    known = {f.name for f in fields(GanTrainConfig)}
-    return GanTrainConfig(data=data, **{k: v for k, v in overrides.items() if k in known and v is not None})
