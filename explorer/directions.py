@@ -81,7 +81,7 @@ def sefa(G: Generator, layers: range, num_components: int) -> list[Direction]:
                for index, conv in _modulated_convs(G) if index in layers]
     A = torch.cat(weights).detach().float()                             # [sum C_in, w_dim]
     A = A / A.norm(dim=1, keepdim=True)
-    eigvals, eigvecs = torch.linalg.eigh(A.T @ A)                       # ascending
+    _, eigvecs = torch.linalg.eigh(A.T @ A)                             # ascending eigenvalues
     vectors = eigvecs.flip(1)[:, :num_components].T.contiguous()         # [K, w_dim]
     scales = w_std_along(G, vectors)
     first, last = layers.start, layers.stop - 1
