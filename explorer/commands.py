@@ -114,7 +114,7 @@ def cmd_morph(args) -> int:
 
 def cmd_dataset(args) -> int:
     from explorer.data.dataset_tool import build_dataset
-    summary = build_dataset(args.source, args.out, args.resolution, labels=args.labels)
+    summary = build_dataset(args.source, args.out, args.resolution, labels=args.labels, align=args.align)
     print(summary.format())
     return 0
 

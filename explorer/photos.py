@@ -1,4 +1,4 @@
-"""Photos in: load, find the face, crop it to the training framing, encode into W+."""
+"""Photos in: load, find the face, align it the way the generator's training data was, encode into W+."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from explorer.weights import ModelBundle
 
 @dataclass
 class EncodedPhoto:
-    """A photo's crop as the encoder saw it, its W+ [1, num_ws, w_dim] float32 (bundle device),
+    """A photo's aligned crop as the encoder saw it, its W+ [1, num_ws, w_dim] float32 (bundle device),
     and how many faces the photo held (the largest is used)."""
 
     path: Path
@@ -30,7 +30,8 @@ class EncodedPhoto:
 
 def encode_photo(bundle: ModelBundle, path: Path, refine_steps: int = 0,
                  on_step: Callable[[int, float], bool] | None = None) -> EncodedPhoto:
-    """Load ``path``, crop its largest face to the training framing and encode it into W+;
+    """Load ``path`` (EXIF orientation applied), align its largest face with the bundle's
+    training alignment (``bundle.alignment``, see ``faces.align_face``) and encode it into W+;
     then, if ``refine_steps`` > 0, refine that W+ by projection (``projection.refine_ws``,
     which calls ``on_step``).
 
@@ -40,7 +41,7 @@ def encode_photo(bundle: ModelBundle, path: Path, refine_steps: int = 0,
     """
     if bundle.encoder is None:
         raise UserError(f"{bundle.path}: these weights have no encoder, so photos cannot be loaded")
-    face = align_face(load_photo(path), bundle.resolution, source=str(path))
+    face = align_face(load_photo(path), bundle.resolution, method=bundle.alignment, source=str(path))
     x = from_uint8(np.array(face.image)[None]).to(bundle.device)
     with torch.no_grad():
         ws = bundle.encoder(x, bundle.generator.mapping.w_avg)

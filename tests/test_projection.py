@@ -15,7 +15,8 @@ from explorer.weights import load_bundle
 @pytest.fixture(scope="module")
 def setup(weights_dir, shared_data):
     bundle = load_bundle(weights_dir, "cpu")
-    face = align_face(load_photo(shared_data / "portraits" / "grace_hopper.jpg"), bundle.resolution)
+    face = align_face(load_photo(shared_data / "portraits" / "grace_hopper.jpg"), bundle.resolution,
+                      method=bundle.alignment)
     target = from_uint8(np.array(face.image)[None])
     with torch.no_grad():
         ws = bundle.encoder(target, bundle.generator.mapping.w_avg)

@@ -4,15 +4,18 @@ The output zip holds square RGB PNGs named ``img00000000.png``, ``img00000001.pn
 (numbered in the sorted order of the source names, skipped images leave no gap) and a
 ``dataset.json``::
 
-    {"resolution": 64, "count": N, "source": "utkface.zip",
+    {"resolution": 64, "count": N, "source": "utkface.zip", "alignment": "none",
      "labels": {"img00000000.png": {"file": "100_0_0_....jpg", "age": 100, ...}, ...}}
 
-Each photo is EXIF-rotated, converted to RGB, centre-cropped to a square and resized with
-Lanczos. Images with an alpha channel are composited on black; 16-bit and float grayscale
+Each photo is EXIF-rotated and converted to RGB; then either centre-cropped to a square and
+resized with Lanczos (alignment "none"), or, with ``align``, its largest face is aligned by
+``faces.align_face`` with method "ffhq" (alignment "ffhq"), the code that aligns photos for
+encoding. Images with an alpha channel are composited on black; 16-bit and float grayscale
 is scaled to 8 bits. Photos that cannot be used are skipped and counted with a reason:
 "not an image", "corrupt" (broken or truncated data), "too large" (over Pillow's
 decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS``), "smaller than target" (shorter side
-below the resolution) and "no label" (``labels`` given but the file has no row).
+below the resolution), "no label" (``labels`` given but the file has no row), and with
+``align`` "no face" and "face too small" (see ``faces.MIN_FACE_PX``).
 
 Decoding runs in a process pool, one worker per CPU; progress goes to stderr.
 """
@@ -35,6 +38,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from explorer.errors import UserError
+from explorer.faces import NoUsableFace, align_face
 from explorer.images import centre_square, to_rgb
 
 METADATA_NAME = "dataset.json"
@@ -69,6 +73,7 @@ class BuildSummary:
 
     out: Path
     resolution: int
+    alignment: str = "none"
     written: int = 0
     converted: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
@@ -83,7 +88,8 @@ class BuildSummary:
     def format(self) -> str:
         """A short multi-line human summary."""
         r = self.resolution
-        lines = [f"wrote {self.written} images ({r}x{r}) to {self.out}"]
+        aligned = "" if self.alignment == "none" else f", aligned {self.alignment}"
+        lines = [f"wrote {self.written} images ({r}x{r}{aligned}) to {self.out}"]
         for title, counts in (("converted", self.converted), ("skipped", self.skipped)):
             if counts:
                 lines.append(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -94,7 +100,7 @@ class BuildSummary:
 
 
 def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None = None,
-                  *, overwrite: bool = False) -> BuildSummary:
+                  *, align: bool = False, overwrite: bool = False) -> BuildSummary:
     """Convert the photos in ``source`` into a dataset zip at ``out``.
 
     Args:
@@ -105,6 +111,8 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
         labels: optional CSV with a header whose "file" column holds image base names;
             the other columns become each image's labels (int, float, str or None when
             empty). Images without a row are skipped.
+        align: align each photo's largest face FFHQ-style instead of centre-cropping;
+            photos without a usable face are skipped.
         overwrite: replace ``out`` if it exists (otherwise that is an error).
 
     Returns:
@@ -120,7 +128,7 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
     _check_out(source, out, overwrite)
     table = _read_labels(labels) if labels is not None else None
 
-    summary = BuildSummary(out=out, resolution=resolution)
+    summary = BuildSummary(out=out, resolution=resolution, alignment="ffhq" if align else "none")
     entries: dict[str, dict] = {}
     todo = []
     for name in names:
@@ -134,7 +142,7 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "xb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-            for name, png, note in _convert_all(source, todo, resolution):
+            for name, png, note in _convert_all(source, todo, resolution, align):
                 if png is None:
                     summary.skip(name, note)
                     continue
@@ -148,7 +156,7 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
                 raise UserError(f"{source}: no usable images ("
                                 + ", ".join(f"{k} {v}" for k, v in summary.skipped.items()) + ")")
             meta = {"resolution": resolution, "count": summary.written,
-                    "source": source.name, "labels": entries}
+                    "source": source.name, "alignment": summary.alignment, "labels": entries}
             zf.writestr(METADATA_NAME, json.dumps(meta, indent=1))
         os.replace(tmp, out)
     except BaseException:
@@ -207,9 +215,9 @@ def _parse_value(text: str | None) -> int | float | str | None:
     return text
 
 
-def _convert_all(source: Path, names: list[str], resolution: int):
+def _convert_all(source: Path, names: list[str], resolution: int, align: bool):
     """Yield (name, png bytes or None, note) for each name, in order, decoded in parallel."""
-    jobs = [(name, resolution) for name in names]
+    jobs = [(name, resolution, align) for name in names]
     with Pool(processes=os.cpu_count(), initializer=_open_source, initargs=(source,)) as pool, \
             tqdm(total=len(jobs), desc=f"{source.name} -> {resolution}px", unit="img",
                  file=sys.stderr, smoothing=0.05) as bar:
@@ -227,18 +235,19 @@ def _open_source(source: Path) -> None:
     _source = source if source.is_dir() else zipfile.ZipFile(source)
 
 
-def _convert_job(job: tuple[str, int]) -> tuple[str, bytes | None, str | None]:
+def _convert_job(job: tuple[str, int, bool]) -> tuple[str, bytes | None, str | None]:
     """Worker: read one source file and convert it; see ``convert_image``."""
-    name, resolution = job
+    name, resolution, align = job
     if isinstance(_source, zipfile.ZipFile):
         data = _source.read(name)
     else:
         data = (_source / name).read_bytes()
-    return (name, *convert_image(data, resolution))
+    return (name, *convert_image(data, resolution, align))
 
 
-def convert_image(data: bytes, resolution: int) -> tuple[bytes | None, str | None]:
-    """Convert encoded image bytes to a ``resolution``-square RGB PNG.
+def convert_image(data: bytes, resolution: int, align: bool = False) -> tuple[bytes | None, str | None]:
+    """Convert encoded image bytes to a ``resolution``-square RGB PNG: the centre square, or
+    with ``align`` the largest face aligned FFHQ-style (``faces.align_face``).
 
     Returns ``(png, note)``: ``note`` is None or the conversion done ("grayscale",
     "palette", "CMYK", "alpha", ...); or ``(None, reason)`` when the image is skipped.
@@ -259,7 +268,13 @@ def convert_image(data: bytes, resolution: int) -> tuple[bytes | None, str | Non
     if side < resolution:
         return None, "smaller than target"
     note = None if im.mode == "RGB" else _MODE_NAMES.get(im.mode, f"mode {im.mode}")
-    im = centre_square(to_rgb(im), resolution)
+    if align:
+        try:
+            im = align_face(to_rgb(im), resolution, method="ffhq").image
+        except NoUsableFace as e:
+            return None, e.reason
+    else:
+        im = centre_square(to_rgb(im), resolution)
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue(), note
