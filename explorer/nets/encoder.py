@@ -5,6 +5,10 @@ After pSp (Richardson et al., 2021, "Encoding in Style") and e4e (Tov et al., 20
 feature pyramid; map-to-style heads read coarse W+ layers from the smallest features,
 middle layers from the middle ones and fine layers from the largest; the output is an
 offset from w_avg, so an untrained encoder already decodes to the mean face.
+
+A variational encoder (``EncoderConfig.variational``) also predicts a diagonal Gaussian's
+log-variance for each W+ element, making E a VAE's q(W+ | x) (Kingma & Welling, 2014); it is
+a baseline for the deterministic pSp/e4e encoder and only training reads the variance.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class EncoderConfig:
     """Everything needed to rebuild an Encoder; saved as JSON beside its weights.
 
     ``resolution``, ``num_ws`` and ``w_dim`` must match the generator it inverts.
+    ``variational`` adds the log-variance heads (``logvar_heads`` in every MapToStyle).
     """
 
     resolution: int = 64
@@ -31,6 +36,7 @@ class EncoderConfig:
     w_dim: int = 256
     channel_base: int = 2048
     channel_max: int = 256
+    variational: bool = False
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -41,18 +47,27 @@ class EncoderConfig:
 
 class MapToStyle(nn.Module):
     """Strided convolutions from an [N, C, R, R] feature map down to 1×1, then one linear layer
-    per W+ layer it serves. Shapes: [N, C, R, R] → [N, count, w_dim]."""
+    per W+ layer it serves; with ``variational``, a second linear layer per W+ layer for the
+    log-variance.
 
-    def __init__(self, channels: int, resolution: int, count: int, w_dim: int):
+    Shapes: [N, C, R, R] → (mean [N, count, w_dim], logvar [N, count, w_dim] or None).
+    """
+
+    def __init__(self, channels: int, resolution: int, count: int, w_dim: int, variational: bool):
         super().__init__()
         steps = int(math.log2(resolution))
         self.convs = nn.Sequential(*[EqualizedConv2d(channels, channels, 3, activation="lrelu", down=True)
                                      for _ in range(steps)])
         self.heads = nn.ModuleList([EqualizedLinear(channels, w_dim) for _ in range(count)])
+        self.logvar_heads = (nn.ModuleList([EqualizedLinear(channels, w_dim) for _ in range(count)])
+                             if variational else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.convs(x).flatten(1)                                    # [N, C]
-        return torch.stack([head(x) for head in self.heads], dim=1)     # [N, count, w_dim]
+        mean = torch.stack([head(x) for head in self.heads], dim=1)     # [N, count, w_dim]
+        if self.logvar_heads is None:
+            return mean, None
+        return mean, torch.stack([head(x) for head in self.logvar_heads], dim=1)
 
 
 class Encoder(nn.Module):
@@ -60,6 +75,9 @@ class Encoder(nn.Module):
 
     W+ is split into coarse (the first min(4, ·) layers), middle and fine (the last num_ws // 3)
     groups, read from the backbone's 4×4, 8×8 and 16×16 features respectively.
+
+    ``forward`` gives the (mean) W+ code, which is what inference uses; a variational encoder's
+    ``encode_distribution`` adds the log-variance for training.
 
     Shapes: img [N, 3, R, R] float32 in [-1, 1], w_avg [w_dim] → ws [N, num_ws, w_dim].
     """
@@ -74,13 +92,33 @@ class Encoder(nn.Module):
         coarse = min(4, cfg.num_ws - 2 * fine)
         middle = cfg.num_ws - coarse - fine
         self.groups = [(4, coarse), (8, middle), (16, fine)]             # (feature resolution, W+ layers)
-        self.heads = nn.ModuleList([MapToStyle(cfg.channels(r), r, n, cfg.w_dim) for r, n in self.groups])
+        self.heads = nn.ModuleList([MapToStyle(cfg.channels(r), r, n, cfg.w_dim, cfg.variational)
+                                    for r, n in self.groups])
 
-    def forward(self, img: torch.Tensor, w_avg: torch.Tensor) -> torch.Tensor:
+    def _encode(self, img: torch.Tensor, w_avg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         features = {}
         x = self.fromrgb(img)
         for block in self.blocks:
             x = block(x)
             features[x.shape[-1]] = x
-        deltas = [head(features[r]) for head, (r, _) in zip(self.heads, self.groups)]
-        return w_avg + torch.cat(deltas, dim=1)                         # [N, num_ws, w_dim]
+        outputs = [head(features[r]) for head, (r, _) in zip(self.heads, self.groups)]
+        ws = w_avg + torch.cat([mean for mean, _ in outputs], dim=1)   # [N, num_ws, w_dim]
+        if not self.cfg.variational:
+            return ws, None
+        return ws, torch.cat([logvar for _, logvar in outputs], dim=1)  # [N, num_ws, w_dim]
+
+    def forward(self, img: torch.Tensor, w_avg: torch.Tensor) -> torch.Tensor:
+        return self._encode(img, w_avg)[0]
+
+    def encode_distribution(self, img: torch.Tensor, w_avg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(W+ | img) = N(mean, diag(exp(logvar))), a diagonal Gaussian per W+ element.
+
+        Shapes: img [N, 3, R, R] float32 in [-1, 1], w_avg [w_dim] → (mean, logvar), both
+        [N, num_ws, w_dim]; mean is what ``forward`` returns.
+
+        Raises:
+            ValueError: the encoder is not variational.
+        """
+        if not self.cfg.variational:
+            raise ValueError("encode_distribution needs an encoder built with variational=True")
+        return self._encode(img, w_avg)

@@ -8,6 +8,13 @@ the first layer's, which keeps the codes editable (Tov et al., 2021, §3.3).
 Losses: mean squared error and mean absolute error in pixels, at full and half
 resolution, plus LPIPS-AlexNet (weight 0.8, as in pSp); latent MSE on generated faces;
 delta penalty on all.
+
+The VAE option (``kl`` > 0, ``explorer train encoder --kl BETA``) exists as a baseline for the
+deterministic encoder: E becomes q(W+ | x), a diagonal Gaussian (Kingma & Welling, 2014). The
+generator decodes a reparameterized sample ws = mean + exp(logvar / 2) · ε instead of the mean,
+and β · KL(q(W+ | x) ‖ p) joins the loss, with the prior p the generator's own W distribution
+approximated as N(w_avg, diag(σ_w²)), σ_w the per-dimension std of 4096 mapped w, for every
+W+ layer (a β-VAE for β ≠ 1). The latent and delta losses read the mean.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class EncoderTrainConfig:
     lpips_weight: float = 0.8
     latent_weight: float = 1.0
     delta_weight: float = 0.001
+    kl: float = 0.0  # β of the VAE option; 0 = the deterministic pSp/e4e encoder
     channel_base: int = 2048
     channel_max: int = 256
     tick_kimg: float = 1.0
@@ -65,6 +73,17 @@ def delta_penalty(ws: torch.Tensor) -> torch.Tensor:
     return (ws[:, 1:] - ws[:, :1]).square().sum(dim=2).mean()
 
 
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor, prior_mean: torch.Tensor,
+                prior_logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(exp(logvar))) ‖ N(prior_mean, diag(exp(prior_logvar)))), averaged (not
+    summed) over the W+ elements of each sample, so its scale does not grow with num_ws · w_dim.
+
+    Shapes: mean, logvar [N, num_ws, w_dim]; prior_mean, prior_logvar [w_dim] (broadcast) → [N], ≥ 0.
+    """
+    kl = 0.5 * (prior_logvar - logvar + (logvar.exp() + (mean - prior_mean).square()) / prior_logvar.exp() - 1)
+    return kl.flatten(1).mean(dim=1)
+
+
 def _synthetic_batch(G: Generator, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Generated faces with known W+: ψ ~ U(0.5, 1), one w per face. Returns (images, ws)."""
     with torch.no_grad():
@@ -81,10 +100,12 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     photo, reconstruction) and ``stats.jsonl`` into ``run_dir``. Returns ``run_dir``.
 
     Raises:
-        UserError: bad data or generator, a mismatched dataset resolution, or a
-            non-finite loss.
+        UserError: bad data or generator, a mismatched dataset resolution, a negative
+            ``kl``, or a non-finite loss.
     """
     run_dir = Path(run_dir)
+    if cfg.kl < 0:
+        raise UserError(f"--kl must be ≥ 0, got {cfg.kl:g}")
     dev = torch.device(device)
     G = load_generator(Path(cfg.generator)).to(dev)
     dataset = ImageDataset(Path(cfg.data))
@@ -96,8 +117,9 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    variational = cfg.kl > 0
     ecfg = EncoderConfig(resolution=G.cfg.resolution, num_ws=G.num_ws, w_dim=G.cfg.w_dim,
-                         channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+                         channel_base=cfg.channel_base, channel_max=cfg.channel_max, variational=variational)
     E = Encoder(ecfg).to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     progress = {"nimg": 0, "step": 0}
@@ -106,7 +128,8 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     lpips = load_lpips("alex", dev)
     w_avg = G.mapping.w_avg
     with torch.no_grad():
-        w_std = G.mapping(torch.randn(4096, G.cfg.z_dim, device=dev)).std(dim=0).mean()
+        w_std_dim = G.mapping(torch.randn(4096, G.cfg.z_dim, device=dev)).std(dim=0)   # [w_dim]
+    w_std, w_logvar = w_std_dim.mean(), 2 * w_std_dim.log()
     preview = dataset.batch(np.linspace(0, len(dataset) - 1, 8).astype(int)).to(dev)  # spread over the set
 
     def snapshot() -> None:
@@ -116,17 +139,24 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
         save_network(E, run_dir / "encoder", "encoder", ecfg.to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng, describe_device(dev))
 
-    n_syn = int(round(cfg.batch * cfg.synthetic_fraction))
+    n_syn = round(cfg.batch * cfg.synthetic_fraction)
     with TrainingProgress(run_dir, progress["nimg"], cfg.kimg, cfg.tick_kimg, cfg.snapshot_kimg, "loss") as bar:
         while progress["nimg"] < bar.total:
             real = dataset.batch(rng.integers(0, len(dataset), cfg.batch - n_syn)).to(dev)
             syn, syn_ws = _synthetic_batch(G, n_syn, dev)
             images = torch.cat([real, syn]).contiguous(memory_format=torch.channels_last)
-            ws = E(images, w_avg)                                       # [B, num_ws, w_dim]
-            recon = G.synthesis(ws, noise_mode=RENDER_NOISE_MODE)
+            if variational:
+                ws, logvar = E.encode_distribution(images, w_avg)       # [B, num_ws, w_dim] each
+                kl = gaussian_kl(ws, logvar, w_avg, w_logvar).mean()
+                sample = ws + (logvar / 2).exp() * torch.randn_like(ws)  # reparameterization
+            else:
+                ws = sample = E(images, w_avg)                          # [B, num_ws, w_dim]
+                kl = torch.zeros((), device=dev)
+            recon = G.synthesis(sample, noise_mode=RENDER_NOISE_MODE)
             rec = reconstruction_loss(recon, images) + cfg.lpips_weight * lpips(recon, images)
             latent = ((ws[len(real):] - syn_ws) / w_std).square().mean() if n_syn else torch.zeros((), device=dev)
-            loss = rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
+            loss = (rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
+                    + cfg.kl * kl)
             if not torch.isfinite(loss):
                 raise UserError(f"{run_dir}: loss became {loss.item()} at {progress['nimg'] / 1000:.1f} kimg; "
                                 "stopped, the last checkpoint is kept")
@@ -136,6 +166,6 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             progress["nimg"] += cfg.batch
             progress["step"] += 1
             if bar.step(progress["nimg"], cfg.batch, loss=loss.item(), recon_real=rec[:len(real)].mean().item(),
-                        latent=latent.item()):
+                        latent=latent.item(), **({"kl": kl.item()} if variational else {})):
                 snapshot()
     return run_dir
