@@ -40,15 +40,19 @@ def main() -> None:
                "torch": torch.__version__}
     devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     for device in devices:
-        bundle = load_bundle(args.weights, device)
-        ws = Session(seed=1).ws(bundle)
-        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        results[f"render_ms_{device}"] = _median_ms(lambda: (render(bundle, ws), sync()), args.repeats)
-        photo = load_photo(PHOTO)
-        results[f"align_ms_{device}"] = _median_ms(lambda: align_face(photo, bundle.resolution), 5)
-        results[f"align_encode_ms_{device}"] = _median_ms(lambda: encode_photo(bundle, PHOTO), 5)
-        results["resolution"] = bundle.resolution
+        results.update(_measure(device, args.weights, args.repeats))
     print(json.dumps(results))
+
+
+def _measure(device: str, weights: Path | None, repeats: int) -> dict:
+    bundle = load_bundle(weights, device)
+    ws = Session(seed=1).ws(bundle)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    photo = load_photo(PHOTO)
+    return {f"render_ms_{device}": _median_ms(lambda: (render(bundle, ws), sync()), repeats),
+            f"align_ms_{device}": _median_ms(lambda: align_face(photo, bundle.resolution, method=bundle.alignment), 5),
+            f"align_encode_ms_{device}": _median_ms(lambda: encode_photo(bundle, PHOTO), 5),
+            "resolution": bundle.resolution}
 
 
 if __name__ == "__main__":

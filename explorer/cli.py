@@ -111,19 +111,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("source", type=Path)
     b.add_argument("--resolution", type=int, required=True)
     b.add_argument("--labels", type=Path)
+    b.add_argument("--align", action="store_true",
+                   help="align each photo's largest face FFHQ-style (skips photos without one)")
     b.add_argument("--out", type=Path, required=True)
 
     p = sub.add_parser("train", help="train a network headless")
     tsub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
-    g = tsub.add_parser("gan", help="StyleGAN2 generator + discriminator")
+    g = tsub.add_parser("gan", help="StyleGAN2 (or a baseline) generator + discriminator; runs under torchrun too")
     _train_args(g)
+    g.add_argument("--arch", choices=["stylegan2", "dcgan"], help="dcgan: the DCGAN baseline (default stylegan2)")
+    g.add_argument("--loss", choices=["logistic", "wgan-gp"],
+                   help="logistic: non-saturating + R1 (default); wgan-gp: the WGAN-GP baseline")
+    g.add_argument("--batch-gpu", type=int, help="images per process per pass; --batch is reached by "
+                   "accumulating gradients (default: --batch / processes)")
+    g.add_argument("--augment", choices=["ada", "none"], help="adaptive discriminator augmentation (stylegan2 default)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="autocast on CUDA (auto: bf16, or fp16 with loss scaling); fp32 elsewhere")
     g.add_argument("--r1-gamma", type=float)
+    g.add_argument("--pl-weight", type=float, help="path-length regularization weight (0: off; stylegan2 default 2)")
     g.add_argument("--channel-base", type=int)
     g.add_argument("--channel-max", type=int)
     g.add_argument("--snapshot-kimg", type=float)
     e = tsub.add_parser("encoder", help="W+ encoder against a frozen generator")
     _train_args(e)
     e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
+    e.add_argument("--kl", type=float, metavar="BETA",
+                   help="VAE baseline: weight of the KL to the generator's W prior (default 0: deterministic pSp/e4e)")
 
     p = sub.add_parser("directions", help="semantic directions in W")
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)

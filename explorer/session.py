@@ -39,11 +39,11 @@ class Keyframe:
     ws: list | None = None
 
     @staticmethod
-    def from_seed(seed: int) -> "Keyframe":
+    def from_seed(seed: int) -> Keyframe:
         return Keyframe(label=f"seed {seed}", seed=seed)
 
     @staticmethod
-    def from_photo(path: Path, ws: torch.Tensor) -> "Keyframe":
+    def from_photo(path: Path, ws: torch.Tensor) -> Keyframe:
         """``ws``: [1, num_ws, w_dim] or [num_ws, w_dim]."""
         return Keyframe(label=Path(path).name, photo=str(path), ws=ws.reshape(ws.shape[-2:]).cpu().tolist())
 
@@ -60,7 +60,7 @@ class Session:
     key_b: Keyframe | None = None
     morph_t: float = 0.0
 
-    def with_slider(self, name: str, value: float) -> "Session":
+    def with_slider(self, name: str, value: float) -> Session:
         return replace(self, sliders={**self.sliders, name: value})
 
     def keyframe_ws(self, bundle: ModelBundle, key: Keyframe | None) -> torch.Tensor:
@@ -100,7 +100,7 @@ class Session:
         return json.dumps(asdict(self))
 
     @staticmethod
-    def from_json(text: str, source: str = "session") -> "Session":
+    def from_json(text: str, source: str = "session") -> Session:
         """Rebuild a session. Raises UserError naming ``source`` on bad JSON or fields."""
         try:
             data = json.loads(text)

@@ -4,7 +4,8 @@
 
     {"licence": "...",
      "files": {"generator.safetensors": {"sha256": "...", "size": 123}, ...},
-     "models": {"generator": {...training facts...}, "encoder": {...}, "directions": {...}}}
+     "models": {"generator": {...training facts..., "dataset": {..., "alignment": "ffhq"}},
+                "encoder": {...}, "directions": {...}}}
 
 Every network is ``NAME.safetensors`` + ``NAME.json`` (see ``explorer.netio``). Files listed
 in the manifest are checked against their sha256 before use.
@@ -20,6 +21,7 @@ import torch
 
 from explorer.directions import Direction, load_directions
 from explorer.errors import UserError
+from explorer.faces import ALIGNMENTS
 from explorer.netio import (
     load_state,
     load_tensors,
@@ -27,6 +29,7 @@ from explorer.netio import (
     read_network_config,
     write_json,
 )
+from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator, GeneratorConfig
 
@@ -62,7 +65,8 @@ def describe_device(device: torch.device) -> str:
         import platform
         cpu = platform.processor() or platform.machine()
         try:
-            names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+            lines = Path("/proc/cpuinfo").read_text().splitlines()
+            names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
             cpu = names[0] if names else cpu
         except OSError:
             pass
@@ -100,6 +104,16 @@ def load_generator(stem: Path) -> Generator:
     return _load_network(stem, "generator", lambda cfg: Generator(GeneratorConfig(**cfg)))
 
 
+def load_dcgan_generator(stem: Path) -> DCGANGenerator:
+    """Rebuild the DCGAN baseline's generator from ``stem.json`` and ``stem.safetensors``
+    (float32, eval mode, CPU). It has no W space: evaluation only, never the app.
+
+    Raises:
+        UserError: missing, broken or mismatched files.
+    """
+    return _load_network(stem, "dcgan_generator", lambda cfg: DCGANGenerator(DCGANConfig(**cfg)))
+
+
 def load_encoder(stem: Path) -> Encoder:
     """Rebuild an Encoder from ``stem.json`` and ``stem.safetensors`` (float32, eval mode, CPU).
 
@@ -113,7 +127,9 @@ def load_encoder(stem: Path) -> Encoder:
 class ModelBundle:
     """The networks the app and the CLI use, on one device.
 
-    ``encoder`` is None when the folder has none (photos cannot be loaded then).
+    ``encoder`` is None when the folder has none (photos cannot be loaded then). ``alignment``
+    is how photos must be aligned to match the generator's training data (``faces.ALIGNMENTS``;
+    see ``training_alignment``).
     """
 
     path: Path
@@ -122,6 +138,7 @@ class ModelBundle:
     encoder: Encoder | None
     directions: list[Direction] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
+    alignment: str = "utkface"
 
     @property
     def resolution(self) -> int:
@@ -152,6 +169,23 @@ def verify_manifest(folder: Path) -> dict:
     return manifest
 
 
+def training_alignment(manifest: dict, folder: Path) -> str:
+    """The ``faces.ALIGNMENTS`` method matching the generator's training data: the "alignment"
+    its dataset.json recorded (manifest ``models.generator.dataset.alignment``). Data built
+    without alignment ("none", or weights that predate the field, like the shipped UTKFace
+    weights) is taken to be UTKFace's own crops: "utkface".
+
+    Raises:
+        UserError: an alignment this version does not know (naming the manifest).
+    """
+    recorded = manifest.get("models", {}).get("generator", {}).get("dataset", {}).get("alignment", "none")
+    alignment = "utkface" if recorded == "none" else recorded
+    if alignment not in ALIGNMENTS:
+        raise UserError(f"{Path(folder) / MANIFEST}: unknown generator dataset alignment {recorded!r} "
+                        f"(known: none, {', '.join(ALIGNMENTS)})")
+    return alignment
+
+
 def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle:
     """Load generator, encoder (if present) and directions (if present) from a weights folder.
 
@@ -172,7 +206,7 @@ def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle
     directions = []
     if (folder / "directions.json").is_file():
         directions = load_directions(folder / "directions", file_sha256(folder / "generator.safetensors"))
-    return ModelBundle(folder, dev, generator, encoder, directions, manifest)
+    return ModelBundle(folder, dev, generator, encoder, directions, manifest, training_alignment(manifest, folder))
 
 
 def write_manifest(folder: Path, models: dict, licence: str) -> dict:

@@ -1,12 +1,16 @@
 """The `explorer` command line as a user runs it: GUIDE.md §4's contract."""
 
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from explorer.cli import main, parse_seeds
+from explorer.faces import align_face
+from explorer.images import load_photo
 
 
 def run(capsys, *argv):
@@ -73,6 +77,26 @@ def test_encode_without_a_face(capsys, tmp_path, weights_dir):
     Image.new("RGB", (256, 256), (120, 130, 140)).save(blank)
     code, _, err = run(capsys, "encode", blank, "--weights", weights_dir, "--outdir", tmp_path / "out")
     assert code == 1 and "no face found" in err
+
+
+def test_dataset_build_align_skips_photos_without_a_face(capsys, tmp_path, shared_data):
+    src = tmp_path / "photos"
+    src.mkdir()
+    with zipfile.ZipFile(shared_data / "utkface.zip") as zf:
+        for name in sorted(zf.namelist())[1::2000][:10]:               # all ten have a face HOG finds
+            (src / name).write_bytes(zf.read(name))
+    load_photo(shared_data / "portraits" / "grace_hopper.jpg").crop((0, 0, 150, 400)).save(src / "zz_flag.png")
+    out_zip = tmp_path / "aligned.zip"
+    code, out, err = run(capsys, "dataset", "build", src, "--resolution", 64, "--align", "--out", out_zip)
+    assert code == 0, err
+    assert "wrote 10 images (64x64, aligned ffhq)" in out and "skipped: no face 1" in out
+    assert "zz_flag.png: no face" in out
+    with zipfile.ZipFile(out_zip) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+        first = np.asarray(Image.open(io.BytesIO(zf.read("img00000000.png"))))
+    assert (meta["alignment"], meta["count"]) == ("ffhq", 10)
+    expected = align_face(load_photo(src / meta["labels"]["img00000000.png"]["file"]), 64, method="ffhq")
+    assert np.array_equal(first, np.asarray(expected.image))           # the same code as photos
 
 
 def test_morph_seeds_to_png_folder_and_photos_to_gif(capsys, tmp_path, weights_dir, shared_data):

@@ -115,7 +115,7 @@ def test_zip_contents(built, utk_rows):
     files = [meta["labels"][n]["file"] for n in pngs]
     assert files == sorted(files)  # numbered in source-name order
     by_file = {e["file"]: e for e in meta["labels"].values()}
-    for name in (EMPTY_RACE, sorted(utk_rows)[0]):
+    for name in (EMPTY_RACE, min(utk_rows)):
         row = utk_rows[name]
         assert by_file[f"faces/{name}"] == {
             "file": f"faces/{name}", "age": int(row["age"]), "gender": int(row["gender"]),
@@ -135,7 +135,7 @@ def test_folder_source_is_not_written(source, tmp_path):
     assert {p: (p.stat().st_mtime_ns, _sha(p)) for p in src.rglob("*") if p.is_file()} == snapshot
     with zipfile.ZipFile(tmp_path / "ds.zip") as zf:
         entry = json.loads(zf.read("dataset.json"))["labels"]["img00000000.png"]
-    assert entry == {"file": sorted(str(p.relative_to(src)) for p in snapshot)[0]}
+    assert entry == {"file": min(str(p.relative_to(src)) for p in snapshot)}
 
 
 def test_refuses_out_inside_source(source, tmp_path):

@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from explorer.latent import apply_direction, broadcast, lerp, mix_styles, seed_to_z, slerp, truncate
+from explorer.latent import (
+    apply_direction,
+    broadcast,
+    lerp,
+    mix_styles,
+    seed_to_z,
+    slerp,
+    truncate,
+)
 
 
 def test_seeds_are_reproducible_and_distinct():
@@ -34,5 +42,5 @@ def test_mix_styles_and_directions_touch_only_their_layers():
     ws, ref = broadcast(torch.zeros(1, 4), 6), broadcast(torch.ones(1, 4), 6)
     mixed = mix_styles(ws, ref, range(2, 4))
     assert mixed[0, :, 0].tolist() == [0, 0, 1, 1, 0, 0] and ws.sum() == 0
-    moved = apply_direction(ws, torch.tensor([1.0, 0, 0, 0]), 2.0, range(0, 2))
+    moved = apply_direction(ws, torch.tensor([1.0, 0, 0, 0]), 2.0, range(2))
     assert moved[0, :, 0].tolist() == [2, 2, 0, 0, 0, 0] and moved[0, :, 1:].abs().sum() == 0

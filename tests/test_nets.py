@@ -5,9 +5,14 @@ import torch
 
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.layers import ModulatedConv2d, downsample2x, upsample2x
-from explorer.nets.stylegan import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from explorer.nets.stylegan import (
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+)
 
-SMALL = dict(channel_base=512, channel_max=64, z_dim=32, w_dim=32)
+SMALL = {"channel_base": 512, "channel_max": 64, "z_dim": 32, "w_dim": 32}
 
 
 @pytest.mark.parametrize("resolution", [32, 64])

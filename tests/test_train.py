@@ -13,9 +13,14 @@ from explorer.latent import seed_to_z
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
 from explorer.train.pack import pack_weights
-from explorer.weights import load_bundle, load_encoder, load_generator
+from explorer.weights import (
+    load_bundle,
+    load_dcgan_generator,
+    load_encoder,
+    load_generator,
+)
 
-TINY = dict(resolution=32, channel_base=256, channel_max=32, z_dim=32, w_dim=32, batch=8)
+TINY = {"resolution": 32, "channel_base": 256, "channel_max": 32, "z_dim": 32, "w_dim": 32, "batch": 8}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,7 @@ def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
     bundle = load_bundle(tmp_path / "weights", "cpu")
     assert bundle.encoder is not None and len(bundle.directions) == 10
     assert manifest["models"]["generator"]["dataset"]["images"] == 48
+    assert manifest["models"]["generator"]["dataset"]["alignment"] == "none" and bundle.alignment == "utkface"
     assert manifest["models"]["generator"]["command"].startswith("explorer train gan --data ")
     assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions", "lpips_alex")
                                       for e in ("json", "safetensors")}
@@ -149,3 +155,60 @@ def _progress_beyond(run, nimg: int) -> bool:
         return json.loads((run / "checkpoint.json").read_text())["progress"]["nimg"] > nimg
     except (OSError, ValueError):
         return False
+
+
+def _checkpoint_tensors(run) -> dict[str, torch.Tensor]:
+    from explorer.netio import load_tensors
+    meta = json.loads((run / "checkpoint.json").read_text())
+    return load_tensors(run / meta["tensors"])
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(faces32, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    log = {"tick_kimg": 0.008, "snapshot_kimg": 0.016}
+    train_gan(GanTrainConfig(data=str(faces32), kimg=0.04, **log, **TINY), straight)
+    train_gan(GanTrainConfig(data=str(faces32), kimg=0.016, **log, **TINY), resumed)
+    train_gan(GanTrainConfig(data=str(faces32), kimg=0.04, **log, **TINY), resumed, resume=True)
+    a, b = _checkpoint_tensors(straight), _checkpoint_tensors(resumed)
+    nets = [k for k in a if k.split(".")[0] in ("G", "D", "G_ema", "augment", "pl")]
+    assert nets and all(torch.equal(a[k], b[k]) for k in nets)
+
+
+def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(faces32, tmp_path):
+    """torchrun with 2 CPU processes (gloo), 4 images each, against 1 process accumulating
+    2 × 4: the same global batch of 8, the same seed, the same result."""
+    import subprocess
+    import sys
+
+    common = ["train", "gan", "--data", str(faces32), "--kimg", "0.04", "--batch", "8", "--batch-gpu", "4",
+              "--channel-base", "256", "--channel-max", "32", "--snapshot-kimg", "0.04", "--device", "cpu"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "explorer", *common, "--outdir", str(tmp_path / "two")], check=True, env=env,
+                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "explorer", *common, "--outdir", str(tmp_path / "one")], check=True,
+                   env=env, capture_output=True)
+    a, b = _checkpoint_tensors(tmp_path / "two"), _checkpoint_tensors(tmp_path / "one")
+    nets = [k for k in a if k.split(".")[0] in ("G", "D", "G_ema", "augment", "pl")]
+    assert nets and a.keys() == b.keys()
+    for k in nets:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
+    assert a["pl.pl_mean"] > 0
+
+
+def test_a_batch_that_does_not_split_into_micro_batches_is_refused(faces32, tmp_path):
+    with pytest.raises(UserError, match="--batch 8 does not split .* --batch-gpu 3"):
+        train_gan(GanTrainConfig(data=str(faces32), kimg=0.016, **{**TINY, "batch_gpu": 3}), tmp_path / "run")
+
+
+@pytest.mark.parametrize("options", [{"arch": "dcgan"}, {"loss": "wgan-gp"}, {"precision": "bf16", "batch_gpu": 4}],
+                         ids=["dcgan", "wgan-gp", "bf16-accumulated"])
+def test_baselines_and_mixed_precision_train_on_real_faces(faces32, tmp_path, options):
+    run = train_gan(GanTrainConfig(data=str(faces32), kimg=0.032, tick_kimg=0.016, snapshot_kimg=0.032,
+                                   **{**TINY, **options}), tmp_path / "run")
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(s["loss_G"]) and np.isfinite(s["loss_D"]) for s in stats)
+    assert ("gp" in stats[0]) == (options.get("loss") == "wgan-gp")
+    assert ("pl" in stats[0]) == (options.get("arch") != "dcgan")
+    G = (load_dcgan_generator if options.get("arch") == "dcgan" else load_generator)(run / "generator")
+    assert G(torch.randn(2, 32)).shape == (2, 3, 32, 32)

@@ -7,6 +7,7 @@ with the naming of the paper. No I/O, no devices, no training logic here.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -85,19 +86,23 @@ class MappingNetwork(nn.Module):
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.mapping_layers
         self.layers = nn.Sequential(*[
             EqualizedLinear(a, b, lr_multiplier=cfg.mapping_lr_multiplier, activation="lrelu")
-            for a, b in zip(dims[:-1], dims[1:])
+            for a, b in itertools.pairwise(dims)
         ])
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
         z = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()   # pixel norm
         w = self.layers(z)
-        if update_w_avg:
-            self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         if truncation_psi != 1.0:
             w = self.w_avg.lerp(w, truncation_psi)
         return w
+
+    @torch.no_grad()
+    def update_w_avg(self, w_mean: torch.Tensor) -> None:
+        """One training step's update of ``w_avg`` toward ``w_mean`` [w_dim], the mean w of
+        the step's whole minibatch (over all processes)."""
+        self.w_avg.copy_(w_mean.to(self.w_avg).lerp(self.w_avg, self.w_avg_beta))
 
 
 class SynthesisBlock(nn.Module):
@@ -184,6 +189,9 @@ class MinibatchStdLayer(nn.Module):
     """Appends the mean standard deviation over groups of samples as one extra feature map
     (ProGAN §3), letting D see the variety of a batch.
 
+    Groups are runs of consecutive samples, so a minibatch split into per-process or
+    accumulation slices (multiples of the group size) is grouped as it would be whole.
+
     Shapes: [N, C, H, W] → [N, C + 1, H, W]; N need not divide by the group size.
     """
 
@@ -194,10 +202,10 @@ class MinibatchStdLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         g = math.gcd(self.group_size, n)
-        y = x.reshape(g, -1, c, h, w)                                   # [G, N/G, C, H, W]
-        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()                # [N/G, C, H, W]
+        y = x.reshape(-1, g, c, h, w)                                   # [N/G, G, C, H, W]
+        y = (y.var(dim=1, unbiased=False) + 1e-8).sqrt()                # [N/G, C, H, W]
         y = y.mean(dim=(1, 2, 3))                                       # [N/G]
-        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)                   # [N, 1, H, W]
+        y = y.repeat_interleave(g).reshape(-1, 1, 1, 1).expand(-1, 1, h, w)   # [N, 1, H, W]
         return torch.cat([x, y], dim=1)
 
 

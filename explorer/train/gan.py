@@ -1,18 +1,30 @@
-"""Headless StyleGAN2 training loop.
+"""Headless GAN training: StyleGAN2 (the product) and the baselines it is measured against.
 
-Karras et al., 2020 (StyleGAN2): non-saturating logistic loss, lazy R1 on D every
-``r1_interval`` minibatches, style-mixing regularization, an EMA copy of G (G_ema) with
-ramp-up, w_avg tracking. Adam (β1 = 0, β2 = 0.99) for both networks, with the lazy
-regularization correction of the learning rate and betas (paper §B).
+StyleGAN2 (Karras et al., 2020): non-saturating logistic loss, lazy R1 on D every
+``r1_interval`` steps and lazy path-length regularization on G every ``pl_interval`` steps,
+each as a separate optimizer step with the learning rate and betas corrected as in §B;
+style-mixing regularization; an EMA copy of G (G_ema) with ramp-up; w_avg tracking; ADA
+(Karras et al., 2020, "Training GANs with Limited Data") for small datasets. Baselines:
+``arch="dcgan"`` (Radford et al., 2016) and ``loss="wgan-gp"`` (Gulrajani et al., 2017).
 
-A run folder holds ``checkpoint.json`` + the ``checkpoint-<step>.safetensors`` it names (complete training state),
-``generator.safetensors`` + ``generator.json`` (G_ema alone, float16, what the app loads),
-``fakes<kimg>.png`` snapshot grids from fixed seeds, and ``stats.jsonl`` (one line per tick).
+Each minibatch of ``batch`` images is split into micro-batches of ``batch_gpu``, spread over
+the processes of a ``torchrun`` job and over gradient-accumulation rounds within each one.
+Every random draw of a micro-batch (latents, noise, style mixing, augmentation) comes from a
+seed fixed by (run seed, step, phase, micro-batch index), and the data indices from one
+generator shared by all processes, so a run's result does not depend on how many processes
+share it or on how often it was resumed.
+
+A run folder holds ``checkpoint.json`` + the ``checkpoint-<step>.safetensors`` it names (the
+complete training state), ``generator.safetensors`` + ``generator.json`` (G_ema alone,
+float16, what the app loads), ``fakes<kimg>.png`` snapshot grids from fixed seeds, and
+``stats.jsonl`` (one line per tick).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import resource
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +36,7 @@ from explorer.data.dataset import ImageDataset
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.netio import save_network
+from explorer.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from explorer.nets.stylegan import (
     Discriminator,
     DiscriminatorConfig,
@@ -31,22 +44,53 @@ from explorer.nets.stylegan import (
     GeneratorConfig,
 )
 from explorer.train import checkpoint
-from explorer.train.losses import discriminator_loss, generator_loss, r1_penalty
+from explorer.train.augment import AdaptiveP, AugmentPipe
+from explorer.train.distributed import ProcessGroup
+from explorer.train.losses import (
+    PathLengthPenalty,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+    wgan_discriminator_loss,
+    wgan_generator_loss,
+)
 from explorer.train.progress import TrainingProgress
 from explorer.weights import describe_device
 
-ARCH_FIELDS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+ARCH_FIELDS = ("arch", "resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+# Defaults that depend on the architecture, for the fields left None.
+ARCH_DEFAULTS = {
+    "stylegan2": {"lr": 0.0025, "betas": (0.0, 0.99), "pl_weight": 2.0, "augment": "ada"},
+    "dcgan": {"lr": 0.0002, "betas": (0.5, 0.999), "pl_weight": 0.0, "augment": "none"},
+}
+PHASE_G, PHASE_PL, PHASE_D, PHASE_R1 = range(4)
+MEMORY_FORMAT = torch.channels_last     # NHWC: faster convolutions with oneDNN on CPU and cuDNN on GPU
 
 
 @dataclass
 class GanTrainConfig:
-    """Hyper-parameters of a StyleGAN2 run; saved in the checkpoint and checked on resume.
+    """Hyper-parameters of a run; saved in the checkpoint, the architecture checked on resume.
 
-    ``r1_gamma`` None picks 0.0002 · R² / batch (the stylegan2-ada heuristic). ``ema_kimg``
-    is the half-life of G_ema in thousands of images.
+    ``arch``: "stylegan2" or "dcgan" (the baseline; its networks ignore ``w_dim``,
+    ``mapping_layers`` and the channel fields). ``loss``: "logistic" (non-saturating, with R1)
+    or "wgan-gp". ``lr``, ``pl_weight`` and ``augment`` None take the architecture's default
+    (``ARCH_DEFAULTS``); ``r1_gamma`` None picks 0.0002 · R² / batch (the stylegan2-ada
+    heuristic) for the logistic loss and 0 for WGAN-GP, whose gradient penalty (weight
+    ``gp_weight``) takes its place. ``batch_gpu`` is the micro-batch each process computes at
+    once (None: ``batch`` / processes, no accumulation). ``precision``: "auto" (bf16 autocast
+    on CUDA where supported, else fp16 with loss scaling; fp32 elsewhere), "fp32", "bf16" or
+    "fp16". ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
+    r_t that ADA steers toward, ``ada_kimg`` the images (thousands) for p to go from 0 to 1.
+
+    Raises:
+        ValueError: an unknown arch, loss, augment or precision, or path-length
+            regularization asked of DCGAN.
     """
 
     data: str
+    arch: str = "stylegan2"
+    loss: str = "logistic"
     resolution: int = 64
     z_dim: int = 256
     w_dim: int = 256
@@ -54,41 +98,78 @@ class GanTrainConfig:
     channel_base: int = 2048
     channel_max: int = 128
     batch: int = 16
-    lr: float = 0.0025
+    batch_gpu: int | None = None
+    lr: float | None = None
     r1_gamma: float | None = None
     r1_interval: int = 16
+    pl_weight: float | None = None
+    pl_interval: int = 4
+    gp_weight: float = 10.0
     style_mixing_prob: float = 0.9
+    augment: str | None = None
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
     ema_kimg: float = 5.0
     ema_rampup: float = 0.05
     mirror: bool = True
+    precision: str = "auto"
     kimg: float = 100.0
     tick_kimg: float = 1.0
     snapshot_kimg: float = 10.0
     seed: int = 0
 
     def __post_init__(self):
+        for name, allowed in (("arch", ARCH_DEFAULTS), ("loss", ("logistic", "wgan-gp")),
+                              ("augment", ("ada", "none", None)), ("precision", ("auto", "fp32", "bf16", "fp16"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(a for a in allowed if a)}, got {getattr(self, name)!r}")
+        defaults = ARCH_DEFAULTS[self.arch]
+        for name in ("lr", "pl_weight", "augment"):
+            if getattr(self, name) is None:
+                setattr(self, name, defaults[name])
         if self.r1_gamma is None:
-            self.r1_gamma = 0.0002 * self.resolution ** 2 / self.batch
+            self.r1_gamma = 0.0002 * self.resolution ** 2 / self.batch if self.loss == "logistic" else 0.0
+        if self.arch == "dcgan" and self.pl_weight > 0:
+            raise ValueError("path-length regularization needs a StyleGAN2 generator (W space)")
 
-    def generator_config(self) -> GeneratorConfig:
+    @property
+    def betas(self) -> tuple[float, float]:
+        return ARCH_DEFAULTS[self.arch]["betas"]
+
+    def generator_config(self) -> GeneratorConfig | DCGANConfig:
+        if self.arch == "dcgan":
+            return DCGANConfig(resolution=self.resolution, z_dim=self.z_dim)
         return GeneratorConfig(resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
                                mapping_layers=self.mapping_layers, channel_base=self.channel_base,
                                channel_max=self.channel_max)
 
-    def discriminator_config(self) -> DiscriminatorConfig:
+    def discriminator_config(self) -> DiscriminatorConfig | DCGANConfig:
+        if self.arch == "dcgan":
+            return DCGANConfig(resolution=self.resolution, z_dim=self.z_dim)
         return DiscriminatorConfig(resolution=self.resolution, channel_base=self.channel_base,
                                    channel_max=self.channel_max)
 
 
-def _mixed_ws(G: Generator, z: torch.Tensor, prob: float) -> torch.Tensor:
-    """Map z to W+ with style mixing: with probability ``prob`` the layers from a random
-    cutoff on take the w of a second, independent z. Returns [N, num_ws, w_dim]."""
-    ws = G.mapping(z, update_w_avg=True).unsqueeze(1).repeat(1, G.num_ws, 1)
-    if prob > 0 and torch.rand([]).item() < prob:
+def _build_networks(cfg: GanTrainConfig) -> tuple[nn.Module, nn.Module]:
+    if cfg.arch == "dcgan":
+        return DCGANGenerator(cfg.generator_config()), DCGANDiscriminator(cfg.discriminator_config())
+    return Generator(cfg.generator_config()), Discriminator(cfg.discriminator_config())
+
+
+def _generate(G: nn.Module, z: torch.Tensor, mixing_prob: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images from z [N, z_dim], and for StyleGAN2 the W+ they came from.
+
+    StyleGAN2 maps z to W+ with style mixing: with probability ``mixing_prob`` the layers from
+    a random cutoff on take the w of a second, independent z. Returns (img [N, 3, R, R],
+    ws [N, num_ws, w_dim] or None for DCGAN).
+    """
+    if not isinstance(G, Generator):
+        return G(z), None
+    ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)             # [N, num_ws, w_dim]
+    if mixing_prob > 0 and torch.rand([]).item() < mixing_prob:
         cutoff = int(torch.randint(1, G.num_ws, []).item())
-        ws2 = G.mapping(torch.randn_like(z))
-        ws[:, cutoff:] = ws2.unsqueeze(1)
-    return ws
+        ws[:, cutoff:] = G.mapping(torch.randn_like(z)).unsqueeze(1)
+    return G.synthesis(ws), ws
 
 
 def _update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
@@ -108,93 +189,228 @@ def _check_resume(run_dir: Path, cfg: GanTrainConfig) -> None:
                         "use a new --outdir")
 
 
-def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu") -> Path:
-    """Train (or resume) a StyleGAN2 run in ``run_dir`` until ``cfg.kimg`` thousand real images.
+def _amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device``, None for fp32."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
-    Returns the run folder. Raises UserError for bad data, a mismatched resume, or a
-    non-finite loss (the last good checkpoint is kept).
+
+def _memory_gb(device: torch.device) -> float:
+    """Peak memory so far: CUDA allocations on a GPU, the process's resident set elsewhere."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu") -> Path:
+    """Train (or resume) a GAN run in ``run_dir`` until ``cfg.kimg`` thousand real images.
+
+    Runs as one process, or as one of the processes of a ``torchrun`` job (all of them read
+    the data and the checkpoint from the same paths; rank 0 writes).
+
+    Returns the run folder. Raises UserError for bad data, a batch that does not split into
+    micro-batches, a mismatched resume, or a non-finite loss (the last good checkpoint is kept).
     """
-    run_dir = Path(run_dir)
+    group = ProcessGroup(device)
+    try:
+        return _train(cfg, Path(run_dir), resume, group)
+    finally:
+        group.close()
+
+
+def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> Path:
     dataset = ImageDataset(Path(cfg.data))
     if dataset.resolution != cfg.resolution:
         raise UserError(f"{cfg.data}: images are {dataset.resolution}², the run wants {cfg.resolution}²")
+    batch_gpu = cfg.batch_gpu or cfg.batch // group.world_size
+    if batch_gpu < 1 or cfg.batch % (batch_gpu * group.world_size):
+        raise UserError(f"--batch {cfg.batch} does not split into {group.world_size} process(es) × "
+                        f"micro-batches of --batch-gpu {batch_gpu}")
+    rounds = cfg.batch // (batch_gpu * group.world_size)
     if resume and not checkpoint.has_checkpoint(run_dir):
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not resume and checkpoint.has_checkpoint(run_dir):
         raise UserError(f"{run_dir}: holds a run already; pass --resume to continue it or pick a new --outdir")
     if resume:
         _check_resume(run_dir, cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if group.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    dev = torch.device(device)
-    fmt = torch.channels_last
-    G = Generator(cfg.generator_config()).to(dev, memory_format=fmt)
-    D = Discriminator(cfg.discriminator_config()).to(dev, memory_format=fmt)
+    dev = group.device
+    fmt = MEMORY_FORMAT
+    G, D = _build_networks(cfg)
+    G, D = G.to(dev, memory_format=fmt), D.to(dev, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    ratio = cfg.r1_interval / (cfg.r1_interval + 1)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
-    nets = {"G": G, "D": D, "G_ema": G_ema}
+    augment = AugmentPipe().to(dev)
+    ada = AdaptiveP(cfg.ada_target, ada_kimg=cfg.ada_kimg) if cfg.augment == "ada" else None
+    pl = PathLengthPenalty().to(dev)
+    use_pl = cfg.pl_weight > 0
+    use_r1 = cfg.r1_gamma > 0
+
+    def adam(params, lazy_interval: int | None) -> torch.optim.Adam:
+        ratio = lazy_interval / (lazy_interval + 1) if lazy_interval else 1.0
+        b1, b2 = cfg.betas
+        return torch.optim.Adam(params, lr=cfg.lr * ratio, betas=(b1 ** ratio, b2 ** ratio), eps=1e-8)
+
+    opt_G = adam(G.parameters(), cfg.pl_interval if use_pl else None)
+    opt_D = adam(D.parameters(), cfg.r1_interval if use_r1 else None)
+    nets = {"G": G, "D": D, "G_ema": G_ema, "augment": augment, "pl": pl}
     optimizers = {"opt_G": opt_G, "opt_D": opt_D}
     progress = {"nimg": 0, "step": 0}
     if resume:
         progress = checkpoint.load_checkpoint(run_dir, nets, optimizers, rng)["progress"]
+        if ada is not None:
+            ada.stats = torch.tensor(progress.get("ada_stats", [0.0, 0.0]), device=dev)
+
+    amp_dtype = _amp_dtype(cfg.precision, dev)
+    scaler_G = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+    scaler_D = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+
+    if cfg.loss == "logistic":
+        g_loss, d_loss = generator_loss, discriminator_loss
+    else:
+        g_loss, d_loss = wgan_generator_loss, wgan_discriminator_loss
+    chunks = [group.rank * rounds + r for r in range(rounds)]          # this process's micro-batches
+
+    def seed(phase: int, chunk: int) -> None:
+        """Every draw of a micro-batch depends only on (run seed, step, phase, micro-batch)."""
+        torch.manual_seed(int(np.random.SeedSequence([cfg.seed, progress["step"], phase, chunk]).generate_state(1)[0]))
+
+    def optimizer_step(opt: torch.optim.Optimizer, module: nn.Module, scaler: torch.amp.GradScaler | None = None) -> None:
+        group.sum_gradients(module)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
 
     grid_z = torch.from_numpy(np.random.default_rng(1234).standard_normal((32, cfg.z_dim))).float().to(dev)
 
     def snapshot() -> None:
         kimg = progress["nimg"] // 1000
+        if ada is not None:
+            progress["ada_stats"] = ada.stats.tolist()      # r_t's sums since ADA's last update
         with torch.no_grad():
             fakes = torch.cat([G_ema(z, noise_mode="const") for z in grid_z.split(8)])
         image_grid(to_uint8(fakes), cols=8).save(run_dir / f"fakes{kimg:06d}.png")
-        save_network(G_ema, run_dir / "generator", "generator", cfg.generator_config().to_dict(), dtype=torch.float16)
+        save_network(G_ema, run_dir / "generator", "dcgan_generator" if cfg.arch == "dcgan" else "generator",
+                     cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
 
-    with TrainingProgress(run_dir, progress["nimg"], cfg.kimg, cfg.tick_kimg, cfg.snapshot_kimg, "loss_G") as bar:
+    def reals(idx: np.ndarray, flip: np.ndarray, chunk: int) -> torch.Tensor:
+        """Micro-batch ``chunk`` of the step's real images (indices ``idx``, x-flipped where ``flip``)."""
+        part = slice(chunk * batch_gpu, (chunk + 1) * batch_gpu)
+        real = dataset.batch(idx[part])
+        real[flip[part]] = real[flip[part]].flip(3)
+        return real.to(dev).contiguous(memory_format=fmt)
+
+    def fakes(n: int, grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with torch.set_grad_enabled(grad):
+            return _generate(G, torch.randn(n, cfg.z_dim, device=dev), cfg.style_mixing_prob)
+
+    sums: dict[str, torch.Tensor] = {}   # a step's logged values, each micro-batch weighted by its share
+
+    def add(name: str, value: torch.Tensor, share: float) -> None:
+        sums[name] = sums.get(name, 0.0) + value.detach().float() * share
+
+    B = cfg.batch
+    with TrainingProgress(run_dir, progress["nimg"], cfg.kimg, cfg.tick_kimg, cfg.snapshot_kimg, "loss_G",
+                          enabled=group.is_main) as bar:
         while progress["nimg"] < bar.total:
-            B = cfg.batch
             idx = rng.integers(0, len(dataset), B)
-            real = dataset.batch(idx)
-            if cfg.mirror:
-                flip = torch.from_numpy(rng.random(B) < 0.5)
-                real[flip] = real[flip].flip(3)
-            real = real.to(dev).contiguous(memory_format=fmt)
+            flip = (rng.random(B) < 0.5) & cfg.mirror
+            step = progress["step"]
+            sums.clear()
 
-            # G step: non-saturating loss on a fresh batch with style mixing.
-            G.requires_grad_(True); D.requires_grad_(False)
-            z = torch.randn(B, cfg.z_dim, device=dev)
-            fake = G.synthesis(_mixed_ws(G, z, cfg.style_mixing_prob))
-            loss_G = generator_loss(D(fake))
+            # G: non-saturating (or WGAN) loss through the augmented D.
+            G.requires_grad_(True)
+            D.requires_grad_(False)
             opt_G.zero_grad(set_to_none=True)
-            loss_G.backward()
-            opt_G.step()
+            w_sum = torch.zeros(cfg.w_dim, device=dev)
+            for chunk in chunks:
+                seed(PHASE_G, chunk)
+                with autocast():
+                    img, ws = fakes(batch_gpu, grad=True)
+                    loss = g_loss(D(augment(img)))
+                scaler_G.scale(loss * (batch_gpu / B)).backward()
+                add("loss_G", loss, batch_gpu / B)
+                if ws is not None:
+                    w_sum += ws[:, 0].detach().float().sum(dim=0)
+            optimizer_step(opt_G, G, scaler_G)
+            if isinstance(G, Generator):
+                G.mapping.update_w_avg(group.sum_(w_sum) / B)
 
-            # D step: logistic loss, plus lazy R1 every r1_interval steps.
-            G.requires_grad_(False); D.requires_grad_(True)
-            with torch.no_grad():
-                fake = G.synthesis(_mixed_ws(G, torch.randn(B, cfg.z_dim, device=dev), cfg.style_mixing_prob))
-            do_r1 = progress["step"] % cfg.r1_interval == 0
-            real.requires_grad_(do_r1)
-            real_logits = D(real)
-            loss_D = discriminator_loss(real_logits, D(fake))
-            if do_r1:
-                r1 = r1_penalty(real, real_logits)
-                loss_D = loss_D + r1 * (cfg.r1_gamma / 2 * cfg.r1_interval)
+            # G, lazily: path-length regularization on half-size micro-batches, in fp32.
+            if use_pl and step % cfg.pl_interval == 0:
+                pl_batch = max(batch_gpu // 2, 1)
+                pl_total = pl_batch * rounds * group.world_size
+                opt_G.zero_grad(set_to_none=True)
+                length_sum = torch.zeros([], device=dev)
+                for chunk in chunks:
+                    seed(PHASE_PL, chunk)
+                    img, ws = fakes(pl_batch, grad=True)
+                    lengths = pl.lengths(img, ws)
+                    penalty = pl.penalty(lengths)
+                    (penalty * (cfg.pl_weight * cfg.pl_interval * pl_batch / pl_total)).backward()
+                    length_sum += lengths.detach().sum()
+                    add("pl", penalty, pl_batch / pl_total)
+                optimizer_step(opt_G, G)
+                pl.update(group.sum_(length_sum) / pl_total)
+
+            # D: logistic (or WGAN-GP) loss on augmented reals and fakes.
+            G.requires_grad_(False)
+            D.requires_grad_(True)
             opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
-            opt_D.step()
+            for chunk in chunks:
+                seed(PHASE_D, chunk)
+                real = reals(idx, flip, chunk)
+                with autocast():
+                    fake, _ = fakes(batch_gpu, grad=False)
+                    real_logits = D(augment(real))
+                    loss = d_loss(real_logits, D(augment(fake)))
+                if cfg.loss == "wgan-gp":
+                    gp = gradient_penalty(D, real, fake)
+                    loss = loss + cfg.gp_weight * gp
+                    add("gp", gp, batch_gpu / B)
+                scaler_D.scale(loss * (batch_gpu / B)).backward()
+                add("loss_D", loss, batch_gpu / B)
+                if ada is not None:
+                    ada.accumulate(real_logits)
+            optimizer_step(opt_D, D, scaler_D)
 
-            if not (torch.isfinite(loss_G) and torch.isfinite(loss_D)):
-                raise UserError(f"{run_dir}: loss became {loss_G.item()} (G) / {loss_D.item()} (D) at "
+            # D, lazily: R1 on (augmented) reals, in fp32.
+            if use_r1 and step % cfg.r1_interval == 0:
+                opt_D.zero_grad(set_to_none=True)
+                for chunk in chunks:
+                    seed(PHASE_R1, chunk)
+                    real = reals(idx, flip, chunk).requires_grad_(True)
+                    r1 = r1_penalty(real, D(augment(real)))
+                    (r1 * (cfg.r1_gamma / 2 * cfg.r1_interval * batch_gpu / B)).backward()
+                    add("r1", r1, batch_gpu / B)
+                optimizer_step(opt_D, D)
+
+            names = list(sums)
+            values = dict(zip(names, group.sum_(torch.stack([sums[n] for n in names])).tolist()))
+            if not all(np.isfinite(v) for v in values.values()):
+                raise UserError(f"{run_dir}: loss became {values['loss_G']} (G) / {values['loss_D']} (D) at "
                                 f"{progress['nimg'] / 1000:.1f} kimg; stopped, the last checkpoint is kept")
+            if ada is not None and (step + 1) % ada.interval == 0:
+                ada.update(augment, group.sum_(ada.stats))
+                values["rt"] = ada.rt
 
             ema_nimg = min(cfg.ema_kimg * 1000, progress["nimg"] * cfg.ema_rampup)
             _update_ema(G_ema, G, 0.5 ** (B / max(ema_nimg, 1e-8)))
             progress["nimg"] += B
             progress["step"] += 1
-            values = {"loss_G": loss_G.item(), "loss_D": loss_D.item(), **({"r1": r1.item()} if do_r1 else {})}
-            if bar.step(progress["nimg"], B, **values):
+            values.update(augment_p=float(augment.p), mem_gb=_memory_gb(dev))
+            if bar.step(progress["nimg"], B, **values) and group.is_main:
                 snapshot()
     return run_dir

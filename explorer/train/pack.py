@@ -32,18 +32,19 @@ LICENCE = ("Code: MIT. Weights: trained on UTKFace (https://susanqq.github.io/UT
 def _default_sefa_groups(num_ws: int) -> list[tuple[range, int]]:
     """Coarse layers 0–3 (5 components), the middle third (3) and the fine rest (2)."""
     fine_start = num_ws - max(2, num_ws // 5)
-    return [(range(0, 4), 5), (range(4, fine_start), 3), (range(fine_start, num_ws), 2)]
+    return [(range(4), 5), (range(4, fine_start), 3), (range(fine_start, num_ws), 2)]
 
 
 def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
     """The ``explorer train`` command line that reproduces a run from its saved config."""
     if kind == "gan":
         flags = {"--batch": config["batch"], "--lr": config["lr"], "--r1-gamma": config["r1_gamma"],
+                 "--pl-weight": config["pl_weight"], "--augment": config["augment"],
                  "--channel-base": config["channel_base"], "--channel-max": config["channel_max"],
                  "--seed": config["seed"]}
     else:
         flags = {"--generator": config["generator"], "--batch": config["batch"], "--lr": config["lr"],
-                 "--seed": config["seed"]}
+                 "--seed": config["seed"], "--kl": config.get("kl", 0.0)}
     extra = " ".join(f"{k} {v}" for k, v in flags.items())
     return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {extra}"
 
@@ -60,7 +61,8 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
         seconds += (row["kimg"] - previous) * 1000 / max(row["img_per_s"], 1e-9)
         previous = row["kimg"]
     return {"training_config": meta["config"],
-            "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"]},
+            "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"],
+                        "alignment": data.get("alignment", "none")},
             "kimg": kimg,
             "hardware": meta.get("hardware", "unknown"),
             "training_hours": round(seconds / 3600, 2),

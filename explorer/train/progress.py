@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from tqdm import tqdm
@@ -19,28 +20,31 @@ class TrainingProgress:
         nimg: images already shown (non-zero on resume).
         total_kimg, tick_kimg, snapshot_kimg: the run's length, tick and snapshot intervals.
         postfix: the logged value to show on the bar beside img/s (e.g. "loss_G").
+        enabled: False in the processes of a distributed job other than rank 0: they keep the
+            schedule but show and write nothing.
 
     Use as a context manager; call ``step`` once per minibatch.
     """
 
     def __init__(self, run_dir: Path, nimg: int, total_kimg: float, tick_kimg: float, snapshot_kimg: float,
-                 postfix: str):
+                 postfix: str, enabled: bool = True):
         self.total = int(total_kimg * 1000)
         self.tick, self.snapshot_every = tick_kimg * 1000, snapshot_kimg * 1000
         self.next_tick, self.next_snapshot = nimg + self.tick, nimg + self.snapshot_every
         self.tick_start, self.tick_nimg = time.time(), nimg
         self.values: dict[str, list[float]] = {}
         self.postfix = postfix
-        self.stats = open(Path(run_dir) / "stats.jsonl", "a")
-        self.bar = tqdm(total=self.total / 1000, initial=nimg / 1000, unit="kimg", dynamic_ncols=True,
+        self.stats = open(Path(run_dir) / "stats.jsonl", "a") if enabled else None
+        self.bar = tqdm(total=self.total / 1000, initial=nimg / 1000, unit="kimg", dynamic_ncols=True, disable=not enabled,
                         bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]")
 
-    def __enter__(self) -> "TrainingProgress":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
-        self.stats.close()
+        if self.stats:
+            self.stats.close()
 
     def step(self, nimg: int, batch: int, **values: float) -> bool:
         """Record a minibatch of ``batch`` images (``nimg`` shown in all, after it) and its
@@ -54,8 +58,9 @@ class TrainingProgress:
             row = {"kimg": round(nimg / 1000, 3),
                    "img_per_s": round((nimg - self.tick_nimg) / (now - self.tick_start), 2),
                    **{k: round(float(np.mean(v)), 5) for k, v in self.values.items()}}
-            self.stats.write(json.dumps(row) + "\n")
-            self.stats.flush()
+            if self.stats:
+                self.stats.write(json.dumps(row) + "\n")
+                self.stats.flush()
             self.bar.set_postfix_str(f"{row['img_per_s']:.1f} img/s, {self.postfix} {row[self.postfix]:.4f}")
             self.values = {}
             self.tick_start, self.tick_nimg = now, nimg
