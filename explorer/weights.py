@@ -13,13 +13,17 @@ in the manifest are checked against their sha256 before use.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from explorer.directions import Direction, load_directions
+from explorer.directions import Direction, load_directions, save_directions
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
 from explorer.netio import (
@@ -29,12 +33,15 @@ from explorer.netio import (
     read_network_config,
     write_json,
 )
+from explorer.nets.classifier import AttributeClassifier, ClassifierConfig
 from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator, GeneratorConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
+# Networks saved before their configs named ``resample`` were trained with interpolation.
+LEGACY_RESAMPLE = {"resample": "interpolate"}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -101,7 +108,7 @@ def load_generator(stem: Path) -> Generator:
     Raises:
         UserError: missing, broken or mismatched files.
     """
-    return _load_network(stem, "generator", lambda cfg: Generator(GeneratorConfig(**cfg)))
+    return _load_network(stem, "generator", lambda cfg: Generator(GeneratorConfig(**{**LEGACY_RESAMPLE, **cfg})))
 
 
 def load_dcgan_generator(stem: Path) -> DCGANGenerator:
@@ -120,7 +127,17 @@ def load_encoder(stem: Path) -> Encoder:
     Raises:
         UserError: missing, broken or mismatched files.
     """
-    return _load_network(stem, "encoder", lambda cfg: Encoder(EncoderConfig(**cfg)))
+    return _load_network(stem, "encoder", lambda cfg: Encoder(EncoderConfig(**{**LEGACY_RESAMPLE, **cfg})))
+
+
+def load_classifier(stem: Path) -> AttributeClassifier:
+    """Rebuild an attribute classifier from ``stem.json`` and ``stem.safetensors`` (float32,
+    eval mode, CPU).
+
+    Raises:
+        UserError: missing, broken or mismatched files.
+    """
+    return _load_network(stem, "classifier", lambda cfg: AttributeClassifier(ClassifierConfig(**cfg)))
 
 
 @dataclass
@@ -218,3 +235,47 @@ def write_manifest(folder: Path, models: dict, licence: str) -> dict:
     manifest = {"licence": licence, "files": files, "models": models}
     write_json(folder / MANIFEST, manifest)
     return manifest
+
+
+def add_directions(folder: Path, directions: list[Direction], command: str) -> list[Direction]:
+    """Store ``directions`` in a weights folder beside those it has (a direction of the same name
+    is replaced), and when the folder has a manifest, record their files' sha256 and the fit
+    (``models.directions.fits``: method, names, command, date) in it. Returns all directions now stored.
+
+    Never half-written: the new directions files and manifest are written complete into a
+    staging folder inside ``folder`` first; only then are they renamed into place (directions
+    files first, the manifest last), each rename atomic.
+
+    Raises:
+        UserError: ``folder`` lacks a generator, or its directions or manifest are unreadable.
+    """
+    folder = Path(folder)
+    if not (folder / "generator.safetensors").is_file():
+        raise UserError(f"{folder}: not a weights folder (no generator.safetensors)")
+    sha = file_sha256(folder / "generator.safetensors")
+    stem = folder / "directions"
+    names = {d.name for d in directions}
+    stored = load_directions(stem, sha) if stem.with_suffix(".json").is_file() else []
+    merged = [d for d in stored if d.name not in names] + list(directions)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        save_directions(stage / "directions", merged, sha)
+        files = ["directions.safetensors", "directions.json"]
+        if (folder / MANIFEST).is_file():
+            manifest = read_json(folder / MANIFEST)
+            for name in files:
+                manifest.setdefault("files", {})[name] = {"sha256": file_sha256(stage / name),
+                                                          "size": (stage / name).stat().st_size}
+            entry = manifest.setdefault("models", {}).setdefault("directions", {})
+            entry["kind"] = "semantic directions in W (" + ", ".join(sorted({d.method for d in merged})) + ")"
+            entry["count"] = len(merged)
+            entry.setdefault("fits", []).append({
+                "method": directions[0].method if directions else None, "names": [d.name for d in directions],
+                "command": command, "date": datetime.date.today().isoformat()})
+            write_json(stage / MANIFEST, manifest)
+            files.append(MANIFEST)
+        for name in files:
+            os.replace(stage / name, folder / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return merged

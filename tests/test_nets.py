@@ -2,9 +2,16 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from explorer.nets.encoder import Encoder, EncoderConfig
-from explorer.nets.layers import ModulatedConv2d, downsample2x, upsample2x
+from explorer.nets.layers import (
+    ModulatedConv2d,
+    conv2d_downsample,
+    downsample2x,
+    upsample2x,
+    upsample_conv2d,
+)
 from explorer.nets.stylegan import (
     Discriminator,
     DiscriminatorConfig,
@@ -71,6 +78,29 @@ def test_resampling_preserves_the_mean_colour():
     assert torch.allclose(upsample2x(x).mean(), x.mean(), atol=1e-4)
     flat = torch.full((1, 3, 16, 16), 0.3)
     assert torch.allclose(downsample2x(flat)[..., 1:-1, 1:-1], flat[..., :6, :6])
+
+
+def test_stylegan2_resampling_equals_interpolation_away_from_the_borders():
+    """Transposed convolution + filter (and filter + strided convolution) compute the same
+    operator as resampling around a full-resolution convolution; only the border rows differ."""
+    torch.manual_seed(0)
+    x, weight = torch.randn(2, 8, 8, 8), torch.randn(5, 8, 3, 3)
+    up = upsample_conv2d(x, weight)
+    assert up.shape == (2, 5, 16, 16)
+    torch.testing.assert_close(up[..., 2:-2, 2:-2], F.conv2d(upsample2x(x), weight, padding=1)[..., 2:-2, 2:-2])
+    down = conv2d_downsample(x, weight)
+    assert down.shape == (2, 5, 4, 4)
+    torch.testing.assert_close(down[..., 1:-1, 1:-1], downsample2x(F.conv2d(x, weight, padding=1))[..., 1:-1, 1:-1])
+
+
+def test_generators_saved_before_the_resample_field_load_with_interpolation(tmp_path):
+    from explorer.netio import save_network
+    from explorer.weights import load_generator
+    G = Generator(GeneratorConfig(resolution=16, **SMALL, resample="interpolate"))
+    config = G.cfg.to_dict()
+    del config["resample"]
+    save_network(G, tmp_path / "old", "generator", config)
+    assert load_generator(tmp_path / "old").cfg.resample == "interpolate"
 
 
 def test_encoder_outputs_w_plus_around_w_avg():

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from explorer.nets.layers import EqualizedConv2d, EqualizedLinear
-from explorer.nets.stylegan import DiscriminatorBlock
+from explorer.nets.stylegan import DiscriminatorBlock, layer_groups
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class EncoderConfig:
 
     ``resolution``, ``num_ws`` and ``w_dim`` must match the generator it inverts.
     ``variational`` adds the log-variance heads (``logvar_heads`` in every MapToStyle).
+    ``resample``: how its strided convolutions downsample (``layers.RESAMPLE_MODES``).
     """
 
     resolution: int = 64
@@ -37,6 +38,7 @@ class EncoderConfig:
     channel_base: int = 2048
     channel_max: int = 256
     variational: bool = False
+    resample: str = "stylegan2"
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -53,11 +55,11 @@ class MapToStyle(nn.Module):
     Shapes: [N, C, R, R] → (mean [N, count, w_dim], logvar [N, count, w_dim] or None).
     """
 
-    def __init__(self, channels: int, resolution: int, count: int, w_dim: int, variational: bool):
+    def __init__(self, channels: int, resolution: int, count: int, w_dim: int, variational: bool, resample: str):
         super().__init__()
         steps = int(math.log2(resolution))
-        self.convs = nn.Sequential(*[EqualizedConv2d(channels, channels, 3, activation="lrelu", down=True)
-                                     for _ in range(steps)])
+        self.convs = nn.Sequential(*[EqualizedConv2d(channels, channels, 3, activation="lrelu", down=True,
+                                                     resample=resample) for _ in range(steps)])
         self.heads = nn.ModuleList([EqualizedLinear(channels, w_dim) for _ in range(count)])
         self.logvar_heads = (nn.ModuleList([EqualizedLinear(channels, w_dim) for _ in range(count)])
                              if variational else None)
@@ -73,8 +75,8 @@ class MapToStyle(nn.Module):
 class Encoder(nn.Module):
     """Image → W+ offsets from w_avg.
 
-    W+ is split into coarse (the first min(4, ·) layers), middle and fine (the last num_ws // 3)
-    groups, read from the backbone's 4×4, 8×8 and 16×16 features respectively.
+    W+ is split into coarse, middle and fine layers (``stylegan.layer_groups``), read from the
+    backbone's 4×4, 8×8 and 16×16 features respectively.
 
     ``forward`` gives the (mean) W+ code, which is what inference uses; a variational encoder's
     ``encode_distribution`` adds the log-variance for training.
@@ -87,12 +89,11 @@ class Encoder(nn.Module):
         self.cfg = cfg
         self.fromrgb = EqualizedConv2d(3, cfg.channels(cfg.resolution), 1, activation="lrelu")
         resolutions = [2 ** i for i in range(int(math.log2(cfg.resolution)), 2, -1)]     # R .. 8
-        self.blocks = nn.ModuleList([DiscriminatorBlock(cfg.channels(r), cfg.channels(r // 2)) for r in resolutions])
-        fine = cfg.num_ws // 3
-        coarse = min(4, cfg.num_ws - 2 * fine)
-        middle = cfg.num_ws - coarse - fine
-        self.groups = [(4, coarse), (8, middle), (16, fine)]             # (feature resolution, W+ layers)
-        self.heads = nn.ModuleList([MapToStyle(cfg.channels(r), r, n, cfg.w_dim, cfg.variational)
+        self.blocks = nn.ModuleList([DiscriminatorBlock(cfg.channels(r), cfg.channels(r // 2), cfg.resample)
+                                     for r in resolutions])
+        layers = layer_groups(cfg.num_ws)
+        self.groups = [(r, len(layers[name])) for r, name in ((4, "coarse"), (8, "middle"), (16, "fine"))]
+        self.heads = nn.ModuleList([MapToStyle(cfg.channels(r), r, n, cfg.w_dim, cfg.variational, cfg.resample)
                                     for r, n in self.groups])
 
     def _encode(self, img: torch.Tensor, w_avg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

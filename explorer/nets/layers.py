@@ -73,17 +73,46 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+RESAMPLE_MODES = ("stylegan2", "interpolate")
+
+
+def upsample_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A 3×3 convolution of the 2× upsampled image, StyleGAN2's way: a stride-2 transposed
+    convolution (the convolution on the zero-inserted grid) followed by the [1, 3, 3, 1] filter.
+    Equal to ``conv2d(upsample2x(x), weight, padding=1)`` away from the borders (zero-padded
+    here, edge-clamped there) at a quarter of the multiply-adds.
+
+    Shapes: x [N, C, H, W], weight [O, C, 3, 3] → [N, O, 2H, 2W].
+    """
+    x = F.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), stride=2, padding=1, output_padding=1)
+    return F.conv2d(F.pad(x, [2, 1, 2, 1]), _fir_kernel(x.shape[1], x.device, x.dtype) * 4, groups=x.shape[1])
+
+
+def conv2d_downsample(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A 3×3 convolution followed by ``downsample2x``, StyleGAN2's way: the [1, 3, 3, 1] filter
+    first, then a stride-2 convolution (the two commute). Equal to
+    ``downsample2x(conv2d(x, weight, padding=1))`` away from the borders, at a quarter of the
+    convolution's multiply-adds.
+
+    Shapes: x [N, C, H, W], weight [O, C, 3, 3] → [N, O, H/2, W/2].
+    """
+    x = F.conv2d(F.pad(x, [1, 2, 1, 2]), _fir_kernel(x.shape[1], x.device, x.dtype), groups=x.shape[1])
+    return F.conv2d(x, weight, stride=2, padding=1)
+
+
 class EqualizedConv2d(nn.Module):
     """2-D convolution with equalized learning rate, optional 2× downsampling and leaky ReLU.
 
-    Used by the discriminator. With ``down=True`` the input is low-pass filtered and subsampled
-    after the convolution (StyleGAN2's blur-then-stride order, anti-aliased).
+    Used by the discriminator and the encoder. With ``down=True`` the output is low-pass
+    filtered and subsampled (anti-aliased): ``resample`` "stylegan2" filters first and strides
+    the convolution (``conv2d_downsample``, 3×3 kernels), "interpolate" convolves at full
+    resolution first (the first shipped encoder was trained so).
 
     Shapes: [N, in_channels, H, W] → [N, out_channels, H', W'] with H' = H / 2 when down.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
-                 activation: str = "linear", down: bool = False):
+                 activation: str = "linear", down: bool = False, resample: str = "stylegan2"):
         super().__init__()
         if activation not in ("linear", "lrelu"):
             raise ValueError(f"activation must be 'linear' or 'lrelu', got {activation!r}")
@@ -93,11 +122,16 @@ class EqualizedConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.activation = activation
         self.down = down
+        self.resample = resample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
-        if self.down:
-            x = downsample2x(x)
+        weight = self.weight * self.weight_gain
+        if self.down and self.resample == "stylegan2":
+            x = conv2d_downsample(x, weight)
+        else:
+            x = F.conv2d(x, weight, padding=self.padding)
+            if self.down:
+                x = downsample2x(x)
         if self.bias is not None:
             x = x + self.bias.view(1, -1, 1, 1)
         return lrelu(x) if self.activation == "lrelu" else x
@@ -115,13 +149,15 @@ class ModulatedConv2d(nn.Module):
         in_channels, out_channels, kernel_size: convolution geometry.
         w_dim: dimensionality of w.
         demodulate: False for ToRGB.
-        up: upsample the input 2× (bilinear [1, 3, 3, 1]) before the convolution.
+        up: upsample 2× with the [1, 3, 3, 1] filter: for ``resample`` "stylegan2" as a transposed
+            convolution (``upsample_conv2d``, 3×3 kernels), for "interpolate" by bilinear
+            interpolation before the convolution (the first shipped generator was trained so).
 
     Shapes: x [N, in_channels, H, W], w [N, w_dim] → [N, out_channels, H·(2 if up), W·(2 if up)].
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, *,
-                 demodulate: bool = True, up: bool = False):
+                 demodulate: bool = True, up: bool = False, resample: str = "stylegan2"):
         super().__init__()
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
@@ -129,14 +165,18 @@ class ModulatedConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.demodulate = demodulate
         self.up = up
+        self.resample = resample
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)                                  # [N, in]
         weight = self.weight * self.weight_gain                  # [out, in, k, k]
-        if self.up:
-            x = upsample2x(x)
         x = x * styles[:, :, None, None]
-        x = F.conv2d(x, weight, padding=self.padding)            # [N, out, H, W]
+        if self.up and self.resample == "stylegan2":
+            x = upsample_conv2d(x, weight)                       # [N, out, 2H, 2W]
+        elif self.up:
+            x = F.conv2d(upsample2x(x), weight, padding=self.padding)
+        else:
+            x = F.conv2d(x, weight, padding=self.padding)        # [N, out, H, W]
         if self.demodulate:
             # d_j = 1 / sqrt(sum_{i,k} (s_i w_ijk)^2): [N, out]
             dcoefs = (weight.square().sum(dim=(2, 3)) @ styles.square().T).T.add(1e-8).rsqrt()
@@ -176,9 +216,10 @@ class SynthesisLayer(nn.Module):
     Shapes: x [N, in_channels, H, W], w [N, w_dim] → [N, out_channels, R, R] with R = resolution.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *, up: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *, up: bool = False,
+                 resample: str = "stylegan2"):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up, resample=resample)
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from explorer.nets.layers import (
+    RESAMPLE_MODES,
     EqualizedConv2d,
     EqualizedLinear,
     SynthesisLayer,
@@ -28,7 +29,8 @@ from explorer.nets.layers import (
 class GeneratorConfig:
     """Everything needed to rebuild a Generator; saved as JSON beside its weights.
 
-    Channels at resolution r are ``min(channel_base // r, channel_max)``.
+    Channels at resolution r are ``min(channel_base // r, channel_max)``. ``resample``: how
+    the synthesis layers upsample, one of ``layers.RESAMPLE_MODES`` (see ``ModulatedConv2d``).
     """
 
     resolution: int = 64
@@ -38,11 +40,14 @@ class GeneratorConfig:
     mapping_lr_multiplier: float = 0.01
     channel_base: int = 4096
     channel_max: int = 256
+    resample: str = "stylegan2"
 
     def __post_init__(self):
         log2 = math.log2(self.resolution)
         if self.resolution < 4 or log2 != int(log2):
             raise ValueError(f"resolution must be a power of two ≥ 4, got {self.resolution}")
+        if self.resample not in RESAMPLE_MODES:
+            raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}, got {self.resample!r}")
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -56,6 +61,20 @@ class GeneratorConfig:
         return asdict(self)
 
 
+def layer_groups(num_ws: int) -> dict[str, range]:
+    """The W+ layers by the scale of what they control (Karras et al., 2019, §3: coarse = pose and
+    face shape, middle = features and hair style, fine = colour and micro-structure): fine is the
+    last ``num_ws // 3`` layers, coarse the first min(4, ·) of the rest, middle what lies between.
+    The encoder's map-to-style heads and the morph's per-group timing use this one split.
+
+    Returns {"coarse": range, "middle": range, "fine": range}, in layer order, covering
+    range(num_ws) (10 layers: 0–3, 4–6, 7–9).
+    """
+    fine = num_ws // 3
+    coarse = min(4, num_ws - 2 * fine)
+    return {"coarse": range(coarse), "middle": range(coarse, num_ws - fine), "fine": range(num_ws - fine, num_ws)}
+
+
 @dataclass(frozen=True)
 class DiscriminatorConfig:
     """Everything needed to rebuild a Discriminator; saved as JSON beside its weights."""
@@ -64,6 +83,7 @@ class DiscriminatorConfig:
     channel_base: int = 4096
     channel_max: int = 256
     mbstd_group_size: int = 4
+    resample: str = "stylegan2"
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -115,7 +135,7 @@ class SynthesisBlock(nn.Module):
     ws [N, 3, w_dim] (conv0, conv1, toRGB; the 4×4 block uses ws[:, 1:]) → x [N, C, R, R], img [N, 3, R, R].
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, resample: str):
         super().__init__()
         self.resolution = resolution
         if resolution == 4:
@@ -123,7 +143,7 @@ class SynthesisBlock(nn.Module):
             self.conv0 = None
         else:
             self.const = None
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, resample=resample)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
         self.torgb = ToRGB(out_channels, w_dim)
 
@@ -149,7 +169,7 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = cfg.num_ws
         resolutions = [2 ** i for i in range(2, int(math.log2(cfg.resolution)) + 1)]
         self.blocks = nn.ModuleList([
-            SynthesisBlock(cfg.channels(max(r // 2, 4)), cfg.channels(r), cfg.w_dim, r) for r in resolutions
+            SynthesisBlock(cfg.channels(max(r // 2, 4)), cfg.channels(r), cfg.w_dim, r, cfg.resample) for r in resolutions
         ])
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
@@ -216,10 +236,10 @@ class DiscriminatorBlock(nn.Module):
     Shapes: [N, C_in, R, R] → [N, C_out, R/2, R/2].
     """
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, resample: str = "stylegan2"):
         super().__init__()
         self.conv0 = EqualizedConv2d(in_channels, in_channels, 3, activation="lrelu")
-        self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, activation="lrelu", down=True)
+        self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, activation="lrelu", down=True, resample=resample)
         self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -240,7 +260,8 @@ class Discriminator(nn.Module):
         top = cfg.channels(cfg.resolution)
         self.fromrgb = EqualizedConv2d(3, top, 1, activation="lrelu")
         resolutions = [2 ** i for i in range(int(math.log2(cfg.resolution)), 2, -1)]
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(cfg.channels(r), cfg.channels(r // 2)) for r in resolutions])
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(cfg.channels(r), cfg.channels(r // 2), cfg.resample)
+                                      for r in resolutions])
         c4 = cfg.channels(4)
         self.mbstd = MinibatchStdLayer(cfg.mbstd_group_size)
         self.conv = EqualizedConv2d(c4 + 1, c4, 3, activation="lrelu")
