@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from explorer.errors import UserError
+from explorer.morph import EASINGS, GROUPS, TOGETHER
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,31 @@ def _assignment(text: str) -> tuple[str, float]:
         return name, float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer ≥ ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+            if value < minimum:
+                raise ValueError
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}") from None
+        return value
+    return parse
+
+
+def _window(text: str) -> tuple[float, float]:
+    """"0:0.5" → (0.0, 0.5): a layer group's window of a morph segment, 0 ≤ START < END ≤ 1."""
+    start, sep, end = text.partition(":")
+    try:
+        window = (float(start), float(end))
+        if not sep or not 0.0 <= window[0] < window[1] <= 1.0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END with 0 ≤ START < END ≤ 1, got {text!r}") from None
+    return window
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
@@ -96,11 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", type=Path, required=True)
     _weights_args(p)
 
-    p = sub.add_parser("morph", help="render a morph between two photos or seeds")
-    p.add_argument("a", help="photo path or seed:N")
-    p.add_argument("b", help="photo path or seed:N")
-    p.add_argument("--frames", type=int, default=60)
-    p.add_argument("--fps", type=int, default=30)
+    p = sub.add_parser("morph", help="render a morph through photos or seeds (evenly spaced keyframes)")
+    p.add_argument("first", metavar="A", help="photo path or seed:N")
+    p.add_argument("rest", nargs="+", metavar="B", help="photo path or seed:N; more make the morph go on through them")
+    p.add_argument("--frames", type=_at_least(2), default=60)
+    p.add_argument("--fps", type=_at_least(1), default=30)
+    p.add_argument("--easing", choices=EASINGS, default="linear", help="speed curve within each segment")
+    for group in GROUPS:
+        p.add_argument(f"--{group}", type=_window, default=TOGETHER[group], metavar="START:END",
+                       help=f"when the {group} W+ layers move within each segment (default 0:1)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
     _weights_args(p)
@@ -137,15 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
     e.add_argument("--kl", type=float, metavar="BETA",
                    help="VAE baseline: weight of the KL to the generator's W prior (default 0: deterministic pSp/e4e)")
+    c = tsub.add_parser("classifier", help="attribute classifier (one head per dataset.json label) for InterFaceGAN")
+    _train_args(c)
+    c.add_argument("--val-percent", type=int, help="share of identities (or files) held out, in %% (default 10)")
+    c.add_argument("--channel-base", type=int)
+    c.add_argument("--channel-max", type=int)
 
     p = sub.add_parser("directions", help="semantic directions in W")
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     d = dsub.add_parser("list", help="one JSON object per direction")
     _weights_args(d)
-    d = dsub.add_parser("fit", help="fit SeFa directions and store them in the weights folder")
-    d.add_argument("--method", choices=["sefa"], default="sefa")
-    d.add_argument("--layers", default="0-3", help="W+ layer range, e.g. 0-3")
-    d.add_argument("--num", type=int, default=10, help="number of components")
+    d = dsub.add_parser("fit", help="fit directions and store them in the weights folder")
+    d.add_argument("--method", choices=["sefa", "ganspace", "interfacegan", "pose"], default="sefa",
+                   help="sefa / ganspace: unsupervised components; interfacegan: attribute boundaries from "
+                        "--classifier; pose: a landmark yaw regression")
+    d.add_argument("--layers", default="0-3", help="sefa, ganspace: W+ layer range, e.g. 0-3")
+    d.add_argument("--num", type=int, default=10, help="sefa, ganspace: number of components")
+    d.add_argument("--classifier", type=Path, action="append", default=[], metavar="RUN_OR_STEM",
+                   help="interfacegan: a `train classifier` run folder or classifier stem (repeatable)")
+    d.add_argument("--attributes", help="interfacegan: comma-separated names, e.g. age,gender,smile "
+                                        "(default: every named attribute the classifiers predict)")
+    d.add_argument("--condition", action="append", default=[], metavar="ATTR:OTHER[,OTHER]",
+                   help="interfacegan: make ATTR's direction orthogonal to OTHER's, e.g. age:gender (repeatable)")
+    d.add_argument("--num-samples", type=int,
+                   help="faces (interfacegan 50000, pose 10000) or w (ganspace 50000) sampled")
+    d.add_argument("--top-percent", type=float, default=2.0,
+                   help="interfacegan: share of faces at each end of a binary score used for the boundary")
+    d.add_argument("--trunc", type=float, default=0.7, help="truncation ψ the faces are rendered at")
+    d.add_argument("--seed", type=int, default=0)
     _weights_args(d)
     p = sub.add_parser("weights", help="the shipped model set")
     wsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -82,7 +82,7 @@ def cmd_edit(args) -> int:
     bundle = _bundle(args)
     session = Session(seed=args.seed or 0, psi=args.trunc)
     if args.photo is not None:
-        session = replace(session, key_a=_keyframe(bundle, str(args.photo)))
+        session = session.with_keyframe(0, _keyframe(bundle, str(args.photo)))
     for name, value in args.set:
         direction = bundle.direction(name)
         if not direction.min <= value <= direction.max:
@@ -101,11 +101,13 @@ def cmd_edit(args) -> int:
 
 def cmd_morph(args) -> int:
     from explorer.export import export_frames, morph_frames, morph_sidecar
+    from explorer.morph import evenly_spaced
     from explorer.session import Session
-    if args.frames < 2 or args.fps < 1:
-        raise UserError(f"--frames must be ≥ 2 and --fps ≥ 1, got {args.frames} and {args.fps}")
     bundle = _bundle(args)
-    session = Session(psi=args.trunc, key_a=_keyframe(bundle, args.a), key_b=_keyframe(bundle, args.b))
+    specs = [args.first, *args.rest]
+    session = Session(psi=args.trunc, keyframes=tuple(_keyframe(bundle, spec) for spec in specs),
+                      times=evenly_spaced(len(specs)), easing=args.easing,
+                      windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     out = export_frames(morph_frames(bundle, session, args.frames), args.out, fps=args.fps,
                         sidecar=morph_sidecar(bundle, session, args.frames, args.fps))
     print(f"wrote {args.frames} frames to {out}")
@@ -159,38 +161,91 @@ def _train_encoder(args, tmp: Path, device: str) -> None:
     train_encoder(cfg, args.outdir, resume=args.resume, device=device)
 
 
+def _train_classifier(args, tmp: Path, device: str) -> None:
+    from explorer.train.classifier import ClassifierTrainConfig, train_classifier
+    if args.dry_run:
+        from explorer.data.dataset import make_synthetic_dataset
+        data = str(make_synthetic_dataset(tmp / "synthetic.zip", 64, 32))
+        nets = {k: v for k, v in DRY_RUN_NETS.items() if k != "resolution"}
+        cfg = _config(ClassifierTrainConfig, args, {"data": data}, {"kimg": 0.064, **nets, **DRY_RUN_LOG})
+    elif args.data is None:
+        raise UserError("train classifier: --data DATASET.zip is required (or --dry-run)")
+    else:
+        cfg = _config(ClassifierTrainConfig, args, {"data": str(args.data)})
+    train_classifier(cfg, args.outdir, resume=args.resume, device=device)
+
+
 def cmd_train(args) -> int:
     from explorer.weights import pick_device
     device = str(pick_device(args.device))
+    trainers = {"gan": _train_gan, "encoder": _train_encoder, "classifier": _train_classifier}
     with tempfile.TemporaryDirectory() as tmp:
-        (_train_gan if args.kind == "gan" else _train_encoder)(args, Path(tmp), device)
+        trainers[args.kind](args, Path(tmp), device)
     print(f"run written to {args.outdir}")
     return 0
 
 
-def cmd_directions(args) -> int:
-    from explorer.directions import load_directions, save_directions, sefa
-    from explorer.weights import file_sha256
-    bundle = _bundle(args)
-    if args.action == "list":
-        for d in bundle.directions:
-            print(json.dumps(d.describe()))
-        return 0
+def _fit_components(args, bundle) -> list:
+    """SeFa or GANSpace components for ``--layers`` / ``--num``."""
+    from explorer.directions import ganspace, sefa
     first, _, last = args.layers.partition("-")
     try:
         layers = range(int(first), int(last or first) + 1)
     except ValueError:
         raise UserError(f"--layers {args.layers!r}: expected a range like 0-3") from None
     try:
-        found = sefa(bundle.generator.cpu(), layers, args.num)
+        if args.method == "sefa":
+            return sefa(bundle.generator, layers, args.num)
+        extra = {} if args.num_samples is None else {"num_samples": args.num_samples}
+        return ganspace(bundle.generator, layers, args.num, seed=args.seed, **extra)
     except ValueError as e:
         raise UserError(f"directions fit: {e}") from None
-    stem = bundle.path / "directions"
-    sha = file_sha256(bundle.path / "generator.safetensors")
-    names = {d.name for d in found}
-    kept = [d for d in (load_directions(stem, sha) if stem.with_suffix(".json").is_file() else []) if d.name not in names]
-    save_directions(stem, kept + found, sha)
-    print(f"stored {len(found)} SeFa directions for layers {layers.start}–{layers.stop - 1} in {stem}.json")
+
+
+def _fit_interfacegan(args, bundle) -> list:
+    """InterFaceGAN directions from the ``--classifier`` runs."""
+    from explorer.interfacegan import (
+        check_classifier,
+        classifier_directions,
+        classifier_stem,
+    )
+    from explorer.weights import load_classifier
+    if not args.classifier:
+        raise UserError("directions fit --method interfacegan: --classifier RUN_OR_STEM is required")
+    classifiers = {}
+    for path in args.classifier:
+        stem = classifier_stem(path)
+        net = load_classifier(stem).to(bundle.device)
+        check_classifier(net, str(stem), bundle.resolution, bundle.alignment)
+        classifiers[str(stem)] = net
+    names = [n.strip() for n in args.attributes.split(",") if n.strip()] if args.attributes else None
+    extra = {} if args.num_samples is None else {"num_samples": args.num_samples}
+    return classifier_directions(bundle.generator, classifiers, names, args.condition, psi=args.trunc,
+                                 top_percent=args.top_percent, seed=args.seed, **extra)
+
+
+def cmd_directions(args) -> int:
+    import shlex
+    import sys
+
+    from explorer.weights import add_directions
+    bundle = _bundle(args)
+    if args.action == "list":
+        for d in bundle.directions:
+            print(json.dumps(d.describe()))
+        return 0
+    if args.method == "interfacegan":
+        found = _fit_interfacegan(args, bundle)
+    elif args.method == "pose":
+        from explorer.interfacegan import pose_directions
+        extra = {} if args.num_samples is None else {"num_samples": args.num_samples}
+        found = pose_directions(bundle.generator, psi=args.trunc, seed=args.seed, **extra)
+    else:
+        found = _fit_components(args, bundle)
+    add_directions(bundle.path, found, shlex.join(["explorer", *sys.argv[1:]]))
+    for d in found:
+        print(json.dumps(d.describe()))
+    print(f"stored {len(found)} {args.method} directions in {bundle.path / 'directions.json'}", file=sys.stderr)
     return 0
 
 

@@ -5,7 +5,8 @@ is written under a temporary name beside the target and renamed into place at th
 an interrupted export leaves no half-written file behind the real name.
 
 Every PNG says in its text chunks that it is synthetic. The sidecar records how the frames
-were made (keyframes, W+ at both ends, settings), so a morph can be reproduced.
+were made (keyframes with their times and W+, easing, layer timing, settings), so a morph can
+be reproduced.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from PIL.PngImagePlugin import PngInfo
 from explorer import __version__
 from explorer.errors import UserError
 from explorer.netio import write_json
-from explorer.session import Session, render
+from explorer.nets.stylegan import layer_groups
+from explorer.session import Keyframe, Session, render
 from explorer.weights import ModelBundle, file_sha256
 
 SOFTWARE = "face latent-space explorer"
@@ -125,8 +127,9 @@ def _write_video(frames: Iterable[np.ndarray], path: Path, fps: int) -> None:
 
 def morph_frames(bundle: ModelBundle, session: Session, num_frames: int,
                  on_frame: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-    """Render the session's morph A → B as ``num_frames`` uint8 [R, R, 3] frames, in batches
-    of ``MORPH_BATCH``; ``on_frame(done)`` is called after each frame is consumed.
+    """Render the session's morph through its keyframes as ``num_frames`` uint8 [R, R, 3]
+    frames (``Session.morph_ws``), in batches of ``MORPH_BATCH``; ``on_frame(done)`` is called
+    after each frame is consumed.
 
     Raises:
         UserError: fewer than 2 frames.
@@ -142,16 +145,27 @@ def morph_frames(bundle: ModelBundle, session: Session, num_frames: int,
 
 
 def morph_sidecar(bundle: ModelBundle, session: Session, num_frames: int, fps: int) -> dict:
-    """The sidecar of a morph export: software, generator checksum, settings, the session
-    (keyframes with their W+) and W+ [num_ws][w_dim] of the first and last frame (sliders
-    applied); frame i is the lerp between them at t = i / (num_frames - 1)."""
+    """The sidecar of a morph export, enough to regenerate the frames: software, generator
+    checksum, frame count and fps, the timing (easing, per-group windows, the W+ layers of each
+    group), every keyframe with its time and W+ [num_ws][w_dim] before sliders (a seed's:
+    mapped and truncated), the session itself (``Session.from_json`` reads it back) and the W+
+    of the first and last frame (sliders applied). Frame i is at t = i / (num_frames - 1)."""
+    num_ws = bundle.generator.num_ws
+    keys = [key or Keyframe.from_seed(session.seed) for key in session.keyframes]     # None: the session's seed
+    keyframes = [{**asdict(key), "time": t, "ws": session.keyframe_ws(bundle, key)[0].cpu().tolist()}
+                 for key, t in zip(keys, session.times)]
     return {
         "software": f"{SOFTWARE} {__version__}",
         "notice": SYNTHETIC_NOTICE,
         "generator_sha256": file_sha256(bundle.path / "generator.safetensors"),
         "num_frames": num_frames,
         "fps": fps,
-        "interpolation": "lerp in W+",
+        "interpolation": "per segment between neighbouring keyframes: lerp in W+, or slerp in z "
+                         "(mapped, truncated by psi) between two seeds",
+        "easing": session.easing,
+        "windows": {name: list(window) for name, window in session.windows.items()},
+        "layer_groups": {name: [layers.start, layers.stop - 1] for name, layers in layer_groups(num_ws).items()},
+        "keyframes": keyframes,
         "session": asdict(session),
         "ws_start": session.ws(bundle, 0.0)[0].cpu().tolist(),
         "ws_end": session.ws(bundle, 1.0)[0].cpu().tolist(),

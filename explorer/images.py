@@ -62,7 +62,8 @@ def decode_image(data: bytes, source: str) -> Image.Image:
     except UnidentifiedImageError:
         raise UserError(f"{source}: not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserError(f"{source}: image too large to decode safely") from None
+        raise UserError(f"{source}: image too large to decode safely (over the "
+                        f"{MAX_PHOTO_PIXELS // 1_000_000} megapixel limit)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{source}: corrupt or truncated image ({e})") from None
 

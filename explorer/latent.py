@@ -37,18 +37,18 @@ def lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torch.Tensor:
     """Spherical interpolation along the last axis (Shoemake, 1985); the natural path between
-    Gaussian z samples. Norms are interpolated linearly; falls back to lerp for parallel vectors.
+    Gaussian z samples. Norms are interpolated linearly; (nearly) parallel vectors are lerped,
+    so slerp(a, a, t) is exactly a.
 
     a, b: [..., D]. Returns [..., D].
     """
     na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
     ua, ub = a / na.clamp_min(eps), b / nb.clamp_min(eps)
-    omega = (ua * ub).sum(-1, keepdim=True).clamp(-1 + eps, 1 - eps).acos()
-    so = omega.sin()
-    direction = torch.where(so > eps,
-                            (((1 - t) * omega).sin() * ua + (t * omega).sin() * ub) / so.clamp_min(eps),
-                            ua.lerp(ub, t))
-    return direction * na.lerp(nb, t)
+    cos = (ua * ub).sum(-1, keepdim=True)
+    omega = cos.clamp(-1 + eps, 1 - eps).acos()
+    so = omega.sin().clamp_min(eps)
+    spherical = ((((1 - t) * omega).sin() * ua + (t * omega).sin() * ub) / so) * na.lerp(nb, t)
+    return torch.where(cos > 1 - 1e-6, a.lerp(b, t), spherical)
 
 
 def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:

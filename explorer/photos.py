@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,8 @@ def encode_photo(bundle: ModelBundle, path: Path, refine_steps: int = 0,
                  on_step: Callable[[int, float], bool] | None = None) -> EncodedPhoto:
     """Load ``path`` (EXIF orientation applied), align its largest face with the bundle's
     training alignment (``bundle.alignment``, see ``faces.align_face``) and encode it into W+;
-    then, if ``refine_steps`` > 0, refine that W+ by projection (``projection.refine_ws``,
-    which calls ``on_step``).
+    then, if ``refine_steps`` > 0, refine that W+ by projection (``refine_photo``, which
+    calls ``on_step``).
 
     Raises:
         UserError: unreadable photo (see ``images.load_photo``), no face or a tiny one
@@ -45,6 +45,18 @@ def encode_photo(bundle: ModelBundle, path: Path, refine_steps: int = 0,
     x = from_uint8(np.array(face.image)[None]).to(bundle.device)
     with torch.no_grad():
         ws = bundle.encoder(x, bundle.generator.mapping.w_avg)
-    if refine_steps:
-        ws = refine_ws(bundle, x, ws, refine_steps, on_step=on_step)
-    return EncodedPhoto(Path(path), face.image, ws, face.num_faces)
+    encoded = EncodedPhoto(Path(path), face.image, ws, face.num_faces)
+    return refine_photo(bundle, encoded, refine_steps, on_step) if refine_steps else encoded
+
+
+def refine_photo(bundle: ModelBundle, photo: EncodedPhoto, steps: int,
+                 on_step: Callable[[int, float], bool] | None = None) -> EncodedPhoto:
+    """``photo`` with its W+ refined by ``steps`` of projection towards its aligned crop
+    (``projection.refine_ws``, which calls ``on_step(step, loss)``; False stops early).
+    Returns a new EncodedPhoto; ``photo`` is left as it was.
+
+    Raises:
+        ValueError: negative ``steps``.
+    """
+    target = from_uint8(np.array(photo.aligned)[None])
+    return replace(photo, ws=refine_ws(bundle, target, photo.ws, steps, on_step=on_step))

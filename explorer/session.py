@@ -1,14 +1,17 @@
-"""The document an artist edits: a seed or two keyframes, truncation, slider values, morph
-position. Plain Python (no Qt), so the GUI, the CLI and the tests share it; saved as JSON.
+"""The document an artist edits: a seed, keyframes to morph through, truncation, slider
+values, morph position and timing. Plain Python (no Qt), so the GUI, the CLI and the tests
+share it; saved as JSON.
 
-What is shown: with no keyframe loaded, the seed's w (truncated by ψ) in every W+ layer;
-with keyframes, the lerp in W+ from A to B at ``morph_t`` (an empty slot stands for the
-seed). Slider offsets are added on top, each on its direction's layers.
+What is shown: the morph path through the keyframes at ``morph_t`` (see ``path_ws``); an empty
+keyframe (None, an empty photo slot in the GUI) stands for the session's seed, so with no
+photo loaded the seed's w (truncated by ψ) fills every W+ layer. Slider offsets are added on
+top, each on its direction's layers.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +20,16 @@ import torch
 
 from explorer.errors import UserError
 from explorer.images import to_uint8
-from explorer.latent import broadcast, lerp, seed_to_z, truncate
+from explorer.latent import broadcast, seed_to_z, slerp, truncate
+from explorer.morph import (
+    EASINGS,
+    TOGETHER,
+    check_times,
+    check_windows,
+    group_progress,
+    segment,
+)
+from explorer.nets.stylegan import layer_groups
 from explorer.weights import ModelBundle
 
 RENDER_NOISE_MODE = "none"
@@ -28,15 +40,22 @@ than detail (compare ``noise_mode="const"``). Training still uses random noise."
 
 @dataclass(frozen=True)
 class Keyframe:
-    """One end of a morph: a photo with its W+ (from the encoder) or a seed.
+    """One stop of a morph: a photo with its W+ (from the encoder) or a seed.
 
     ``ws`` is a nested list [num_ws][w_dim] for photos (so the session stays JSON), None for seeds.
+
+    Raises:
+        ValueError: neither or both of ``seed`` and ``ws`` given.
     """
 
     label: str
     seed: int | None = None
     photo: str | None = None
     ws: list | None = None
+
+    def __post_init__(self):
+        if (self.seed is None) == (self.ws is None):
+            raise ValueError(f"keyframe {self.label!r} needs exactly one of a seed or a W+")
 
     @staticmethod
     def from_seed(seed: int) -> Keyframe:
@@ -51,50 +70,107 @@ class Keyframe:
 @dataclass(frozen=True)
 class Session:
     """Immutable snapshot of the editor state; the GUI replaces it on every change
-    (``dataclasses.replace``) and hands the snapshot to the render worker."""
+    (``dataclasses.replace``) and hands the snapshot to the render worker.
+
+    The morph: ``keyframes`` (None: the session's seed) at ``times`` (strictly increasing in
+    [0, 1]; the GUI's photo slots A and B are the first and last), ``easing`` (one of
+    ``morph.EASINGS``) and per-layer-group ``windows`` of each segment's local time
+    ({"coarse" | "middle" | "fine": (start, end)}, see ``morph``). Lists given for tuples are
+    stored as tuples.
+
+    Raises:
+        ValueError: fewer than 2 keyframes, times that do not match them or are out of order,
+            an unknown easing, or bad windows.
+    """
 
     seed: int = 0
     psi: float = 0.7
     sliders: dict = field(default_factory=dict)       # direction name → value in σ units
-    key_a: Keyframe | None = None
-    key_b: Keyframe | None = None
+    keyframes: tuple = (None, None)                    # Keyframe | None each
+    times: tuple = (0.0, 1.0)
     morph_t: float = 0.0
+    easing: str = "linear"
+    windows: dict = field(default_factory=lambda: dict(TOGETHER))
+
+    def __post_init__(self):
+        object.__setattr__(self, "keyframes", tuple(self.keyframes))
+        object.__setattr__(self, "times", check_times(self.times))
+        object.__setattr__(self, "windows", check_windows(self.windows))
+        if len(self.times) != len(self.keyframes):
+            raise ValueError(f"{len(self.keyframes)} keyframes but {len(self.times)} times")
+        if self.easing not in EASINGS:
+            raise ValueError(f"unknown easing {self.easing!r}; known: {', '.join(EASINGS)}")
+
+    @property
+    def key_a(self) -> Keyframe | None:
+        """The first keyframe (the GUI's slot A)."""
+        return self.keyframes[0]
+
+    @property
+    def key_b(self) -> Keyframe | None:
+        """The last keyframe (the GUI's slot B)."""
+        return self.keyframes[-1]
 
     def with_slider(self, name: str, value: float) -> Session:
         return replace(self, sliders={**self.sliders, name: value})
 
+    def with_keyframe(self, index: int, key: Keyframe | None) -> Session:
+        """The session with keyframe ``index`` (negative counts from the end) replaced by ``key``."""
+        keyframes = list(self.keyframes)
+        keyframes[index] = key
+        return replace(self, keyframes=tuple(keyframes))
+
     def keyframe_ws(self, bundle: ModelBundle, key: Keyframe | None) -> torch.Tensor:
-        """W+ [1, num_ws, w_dim] of a keyframe (None: the session's seed) on the bundle's device."""
-        G = bundle.generator
+        """W+ [1, num_ws, w_dim] of a keyframe (None: the session's seed) on the bundle's device:
+        a photo's W+, or a seed's z through the mapping, truncated by ψ, in every layer."""
         if key is not None and key.ws is not None:
             return torch.tensor(key.ws, dtype=torch.float32, device=bundle.device).unsqueeze(0)
-        seed = self.seed if key is None else key.seed
-        with torch.no_grad():
-            w = G.mapping(seed_to_z(seed, G.cfg.z_dim).to(bundle.device))
-        return broadcast(truncate(w, G.mapping.w_avg, self.psi), G.num_ws)
+        return broadcast(self._seed_w(bundle, self._z(bundle, key)), bundle.generator.num_ws)
 
-    def base_ws(self, bundle: ModelBundle, t: float | None = None) -> torch.Tensor:
-        """W+ [1, num_ws, w_dim] before sliders, at morph position ``t`` (default ``morph_t``)."""
-        if self.key_a is None and self.key_b is None:
-            return self.keyframe_ws(bundle, None)
-        t = self.morph_t if t is None else t
-        return lerp(self.keyframe_ws(bundle, self.key_a), self.keyframe_ws(bundle, self.key_b), t)
+    def path_ws(self, bundle: ModelBundle, times: Sequence[float]) -> torch.Tensor:
+        """W+ [len(times), num_ws, w_dim] before sliders at morph times ``times`` (in [0, 1]).
+
+        In the segment between keyframes i and i + 1, each layer has moved by its group's
+        progress p (``morph.group_progress``: local time, group window, easing): a lerp in W+
+        from keyframe i to i + 1, or, when both are seeds, the slerp of their z at p through the
+        mapping, truncated by ψ (Shoemake, 1985; the path along which z is distributed).
+        """
+        G = bundle.generator
+        groups = layer_groups(G.num_ws)
+        frames = []
+        for t in times:
+            i, u = segment(self.times, t)
+            progress = group_progress(u, self.easing, self.windows)
+            a, b = self.keyframes[i], self.keyframes[i + 1]
+            frame = torch.empty(1, G.num_ws, G.cfg.w_dim, device=bundle.device)
+            if _is_seed(a) and _is_seed(b):
+                z_a, z_b = self._z(bundle, a), self._z(bundle, b)
+                w = self._seed_w(bundle, torch.cat([slerp(z_a, z_b, progress[name]) for name in groups]))
+                for row, layers in zip(w, groups.values()):
+                    frame[0, layers.start:layers.stop] = row
+            else:
+                ws_a, ws_b = self.keyframe_ws(bundle, a), self.keyframe_ws(bundle, b)
+                for name, layers in groups.items():
+                    part = slice(layers.start, layers.stop)
+                    frame[:, part] = ws_a[:, part].lerp(ws_b[:, part], progress[name])
+            frames.append(frame)
+        return torch.cat(frames)
 
     def ws(self, bundle: ModelBundle, t: float | None = None) -> torch.Tensor:
-        """W+ [1, num_ws, w_dim] to render: ``base_ws`` plus every non-zero slider."""
-        ws = self.base_ws(bundle, t)
-        for name, value in self.sliders.items():
-            if value:
-                ws = bundle.direction(name).apply(ws, value)
-        return ws
+        """W+ [1, num_ws, w_dim] to render at morph time ``t`` (default ``morph_t``): ``path_ws``
+        plus every non-zero slider."""
+        return self._with_sliders(bundle, self.path_ws(bundle, [self.morph_t if t is None else t]))
 
     def morph_ws(self, bundle: ModelBundle, num_frames: int) -> torch.Tensor:
-        """The morph A → B as ``num_frames`` W+ [F, num_ws, w_dim] at evenly spaced t in [0, 1]:
-        the lerp between the end frames (slider offsets are the same at every t)."""
+        """The morph as ``num_frames`` W+ [F, num_ws, w_dim], frame i at t = i / (F - 1), sliders
+        applied (the same offsets at every t).
+
+        Raises:
+            UserError: fewer than 2 frames.
+        """
         if num_frames < 2:
             raise UserError(f"a morph needs at least 2 frames, got {num_frames}")
-        t = torch.linspace(0.0, 1.0, num_frames, device=bundle.device).view(-1, 1, 1)
-        return self.ws(bundle, 0.0).lerp(self.ws(bundle, 1.0), t)
+        return self._with_sliders(bundle, self.path_ws(bundle, [i / (num_frames - 1) for i in range(num_frames)]))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -104,10 +180,32 @@ class Session:
         """Rebuild a session. Raises UserError naming ``source`` on bad JSON or fields."""
         try:
             data = json.loads(text)
-            keys = {k: Keyframe(**data[k]) if data.get(k) else None for k in ("key_a", "key_b")}
-            return Session(**{**data, **keys})
-        except (json.JSONDecodeError, TypeError, KeyError) as e:
+            keyframes = [Keyframe(**k) if k is not None else None for k in data.get("keyframes", (None, None))]
+            return Session(**{**data, "keyframes": keyframes})
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise UserError(f"{source}: not a session file ({e})") from None
+
+    def _z(self, bundle: ModelBundle, key: Keyframe | None) -> torch.Tensor:
+        """z [1, z_dim] on the bundle's device of a seed keyframe (None: the session's seed)."""
+        seed = self.seed if key is None else key.seed
+        return seed_to_z(seed, bundle.generator.cfg.z_dim).to(bundle.device)
+
+    def _seed_w(self, bundle: ModelBundle, z: torch.Tensor) -> torch.Tensor:
+        """z [N, z_dim] → w [N, w_dim] through the mapping, truncated by ψ."""
+        G = bundle.generator
+        with torch.no_grad():
+            return truncate(G.mapping(z), G.mapping.w_avg, self.psi)
+
+    def _with_sliders(self, bundle: ModelBundle, ws: torch.Tensor) -> torch.Tensor:
+        for name, value in self.sliders.items():
+            if value:
+                ws = bundle.direction(name).apply(ws, value)
+        return ws
+
+
+def _is_seed(key: Keyframe | None) -> bool:
+    """Whether a keyframe has a z: a seed, or None (the session's seed)."""
+    return key is None or key.ws is None
 
 
 def render(bundle: ModelBundle, ws: torch.Tensor) -> np.ndarray:

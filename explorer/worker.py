@@ -3,7 +3,8 @@
 The GUI thread only submits requests and receives results through Qt signals, so it never
 waits on the generator. Renders are newest-wins: while one renders, a newer request
 replaces the pending one, so dragging a slider renders as often as the device allows and
-always ends on the last position. Photo encodes and exports run in the order submitted.
+always ends on the last position. Photo encodes, refinements and exports run in the order
+submitted; renders asked for meanwhile run between their frames and steps.
 
 This is the one module outside ``explorer.gui`` that imports Qt.
 """
@@ -21,7 +22,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
 from explorer.export import export_frames, morph_frames, morph_sidecar
-from explorer.photos import encode_photo
+from explorer.photos import EncodedPhoto, encode_photo, refine_photo
 from explorer.session import Session, render
 from explorer.weights import ModelBundle
 
@@ -42,6 +43,9 @@ class InferenceWorker(QObject):
     Signals:
         rendered(RenderResult): a render finished.
         encoded(slot, EncodedPhoto): a photo was encoded for ``slot`` ("A" or "B").
+        refine_progress(slot, step, steps): a refinement step finished.
+        refined(slot, EncodedPhoto | None): a refinement ended: the photo with its refined W+,
+            or None when it was cancelled or failed (``failed`` then says why).
         progress(done, total): export frames written so far.
         exported(path): an export finished.
         failed(message): a one-line UserError message from any request.
@@ -52,6 +56,8 @@ class InferenceWorker(QObject):
 
     rendered = Signal(object)
     encoded = Signal(str, object)
+    refine_progress = Signal(str, int, int)
+    refined = Signal(str, object)
     progress = Signal(int, int)
     exported = Signal(str)
     failed = Signal(str)
@@ -64,6 +70,8 @@ class InferenceWorker(QObject):
         self._lock = threading.Lock()
         self._pending: tuple[int, Session] | None = None
         self._jobs: deque = deque()
+        self._cancelled: set[str] = set()
+        self._stopping = False
         self._next_id = 0
         self._thread = QThread()
         self._thread.setObjectName("InferenceWorker")
@@ -87,14 +95,31 @@ class InferenceWorker(QObject):
         """Encode the photo at ``path`` for keyframe ``slot``; answers with ``encoded`` or ``failed``."""
         self._queue(self._encode, slot, path)
 
+    def submit_refine(self, slot: str, photo: EncodedPhoto, steps: int) -> None:
+        """Refine ``photo``'s W+ for keyframe ``slot`` by ``steps`` of projection
+        (``photos.refine_photo``); answers with ``refine_progress`` after each step, then
+        ``refined``. A pending ``cancel_refine(slot)`` is forgotten."""
+        with self._lock:
+            self._cancelled.discard(slot)
+        self._queue(self._refine, slot, photo, steps)
+
+    def cancel_refine(self, slot: str) -> None:
+        """Stop ``slot``'s refinement after its current step (a queued one after its first);
+        it answers ``refined(slot, None)`` and the W+ found so far is dropped. Thread-safe."""
+        with self._lock:
+            self._cancelled.add(slot)
+
     def submit_export(self, session: Session, num_frames: int, out_path: str, fps: int) -> None:
         """Export the session's morph as ``num_frames`` frames to ``out_path`` (folder, .gif or
         .mp4); answers with ``progress`` then ``exported`` or ``failed``."""
         self._queue(self._export, session, num_frames, out_path, fps)
 
     def stop(self) -> None:
-        """End the thread after the request in progress (an export runs to its end); pending
-        requests are dropped. Idempotent."""
+        """End the thread after the request in progress (an export runs to its end, a
+        refinement stops after its current step); pending requests are dropped. Idempotent."""
+        with self._lock:
+            self._stopping = True
+            self._jobs.clear()
         self._thread.quit()
         self._thread.wait()
 
@@ -137,6 +162,23 @@ class InferenceWorker(QObject):
 
     def _encode(self, slot: str, path: str) -> None:
         self.encoded.emit(slot, encode_photo(self.bundle, Path(path)))
+
+    def _refine(self, slot: str, photo: EncodedPhoto, steps: int) -> None:
+        def on_step(step: int, loss: float) -> bool:
+            self.refine_progress.emit(slot, step, steps)
+            self._render_pending()
+            with self._lock:
+                return slot not in self._cancelled and not self._stopping
+
+        refined = None
+        try:
+            refined = refine_photo(self.bundle, photo, steps, on_step)
+        finally:
+            with self._lock:
+                if slot in self._cancelled:
+                    refined = None
+                    self._cancelled.discard(slot)
+            self.refined.emit(slot, refined)
 
     def _export(self, session: Session, num_frames: int, out_path: str, fps: int) -> None:
         def on_frame(done: int) -> None:

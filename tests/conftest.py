@@ -40,3 +40,55 @@ def requires():
             pytest.skip(message)
 
     return check
+
+
+PHOTO_PROBLEMS = ("not-an-image", "truncated", "huge", "no-face", "tiny-face",
+                  "cmyk", "16-bit", "animated-gif", "animated-png", "animated-webp")
+
+
+@pytest.fixture
+def bad_photo(shared_data, tmp_path):
+    """``bad_photo(kind)``: the path of a photo file with one problem (a kind in PHOTO_PROBLEMS),
+    made in tmp_path from the real portrait grace_hopper.jpg. "huge" claims 9000 × 8000 px (over
+    MAX_PHOTO_PIXELS, under Pillow's own limit) in its PNG header over the data of a small image,
+    so only a check of the header refuses it with the right message. Animated files hold the
+    portrait first, then a blank frame."""
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    source = shared_data / "portraits" / "grace_hopper.jpg"
+    portrait = Image.open(source).convert("RGB")
+    blank = Image.new("RGB", portrait.size, (120, 130, 140))
+
+    def make(kind: str) -> Path:
+        suffix = {"truncated": ".jpg", "cmyk": ".jpg", "animated-gif": ".gif", "animated-webp": ".webp"}
+        path = tmp_path / f"{kind}{suffix.get(kind, '.png')}"
+        if kind == "not-an-image":
+            path.write_text("not an image")
+        elif kind == "truncated":
+            data = source.read_bytes()
+            path.write_bytes(data[:len(data) // 2])
+        elif kind == "huge":
+            portrait.resize((64, 64)).save(path)
+            data = bytearray(path.read_bytes())          # IHDR: length, type, width, height, … at bytes 8–32
+            data[16:24] = struct.pack(">II", 9000, 8000)
+            data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+            path.write_bytes(bytes(data))
+        elif kind == "no-face":
+            portrait.crop((0, 0, 150, 400)).save(path)   # the flag behind her: no face
+        elif kind == "tiny-face":
+            portrait.resize((82, 96), Image.LANCZOS).save(path)   # her face is then 36 px wide
+        elif kind == "cmyk":
+            portrait.convert("CMYK").save(path)
+        elif kind == "16-bit":
+            Image.fromarray(np.asarray(portrait.convert("L")).astype(np.uint16) * 257).save(path)
+        elif kind.startswith("animated-"):
+            portrait.save(path, save_all=True, append_images=[blank], duration=100, loop=0)
+        else:
+            raise ValueError(f"unknown photo problem {kind!r}")
+        return path
+
+    return make

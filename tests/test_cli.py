@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from explorer.cli import main, parse_seeds
@@ -109,6 +110,60 @@ def test_morph_seeds_to_png_folder_and_photos_to_gif(capsys, tmp_path, weights_d
     code, _, err = run(capsys, "morph", a, b, "--frames", 4, "--weights", weights_dir, "--out", tmp_path / "m.gif")
     assert code == 0, err
     assert (tmp_path / "m.gif").stat().st_size > 0 and (tmp_path / "m.json").is_file()
+
+
+def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir, shared_data):
+    from explorer.session import render
+    from explorer.weights import load_bundle
+    photo = shared_data / "portraits" / "astronaut.png"
+    out = tmp_path / "frames"
+    code, _, err = run(capsys, "morph", "seed:1", photo, "seed:3", "--frames", 5, "--easing", "cubic",
+                       "--coarse", "0:0.5", "--fine", "0.5:1", "--weights", weights_dir, "--out", out)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]
+    sidecar = json.loads((out / "morph.json").read_text())
+    assert [(k["label"], k["time"]) for k in sidecar["keyframes"]] == [("seed 1", 0.0), ("astronaut.png", 0.5),
+                                                                       ("seed 3", 1.0)]
+    assert sidecar["easing"] == "cubic" and sidecar["num_frames"] == 5 and sidecar["fps"] == 30
+    assert sidecar["windows"] == {"coarse": [0.0, 0.5], "middle": [0.0, 1.0], "fine": [0.5, 1.0]}
+    bundle = load_bundle(weights_dir, "cpu")
+    for i, key in ((0, 0), (2, 1), (4, 2)):                            # frames at the keyframes' times
+        expected = render(bundle, torch.tensor(sidecar["keyframes"][key]["ws"]).unsqueeze(0))[0]
+        frame = np.asarray(Image.open(out / f"frame{i:04d}.png"))
+        assert np.abs(frame.astype(int) - expected).max() <= 1, i
+
+
+@pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--frames", "many"], ["--easing", "bounce"],
+                                     ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"], []])
+def test_morph_usage_errors_exit_2_with_one_line(capsys, tmp_path, options):
+    keyframes = ["seed:1", "seed:2"] if options else ["seed:1"]        # [] : only one keyframe
+    with pytest.raises(SystemExit) as exit_info:
+        main(["morph", *keyframes, *options, "--out", str(tmp_path / "m.gif")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("truncated", "corrupt or truncated image"),
+    ("huge", "9000x8000 is over the 64 megapixel limit"),
+    ("tiny-face", "the face is only 36 px wide; at least 40 px needed"),
+])
+def test_encode_and_morph_refuse_bad_photos_with_one_line(capsys, tmp_path, weights_dir, bad_photo, kind, message):
+    bad = bad_photo(kind)
+    code, _, err = run(capsys, "encode", bad, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 1 and err.startswith(f"error: {bad}: {message}") and err.count("\n") == 1
+    code, _, err = run(capsys, "morph", "seed:1", bad, "--weights", weights_dir, "--out", tmp_path / "m.gif")
+    assert code == 1 and str(bad) in err and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]   # nothing written
+
+
+@pytest.mark.parametrize("kind", ["cmyk", "16-bit", "animated-gif", "animated-png", "animated-webp"])
+def test_encode_converts_cmyk_16_bit_and_takes_the_first_frame(capsys, tmp_path, weights_dir, bad_photo, kind):
+    photo = bad_photo(kind)                  # animated: the portrait, then a blank frame without a face
+    code, _, err = run(capsys, "encode", photo, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 0, err
+    assert (tmp_path / "out" / f"{photo.stem}_w.npy").is_file()
 
 
 def test_edit_moves_the_face_and_rejects_unknown_names(capsys, tmp_path, weights_dir):

@@ -210,7 +210,8 @@ def test_synthetic_dataset(tmp_path):
     ds = ImageDataset(path)
     assert len(ds) == 5 and ds.resolution == 16
     assert ds[0].float().std() > 5
-    assert ds.labels[0] == {"file": "synthetic00000000"}
+    assert ds.labels[0]["file"] == "synthetic00000000" and ds.labels[0].keys() == {"file", "age", "gender"}
+    assert all(1 <= row["age"] < 90 and row["gender"] in (0, 1) for row in ds.labels)
 
 
 def test_broken_dataset_zip(tmp_path):

@@ -2,7 +2,8 @@
 the worker thread. Run with QT_QPA_PLATFORM=offscreen."""
 
 import json
-from dataclasses import replace
+import threading
+import time
 
 import imageio.v3 as iio
 import numpy as np
@@ -12,9 +13,11 @@ from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
+from explorer import worker as worker_module
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
 from explorer.gui.timeline import MorphTimeline
+from explorer.photos import refine_photo
 from explorer.session import Keyframe, render
 from explorer.weights import load_bundle
 
@@ -148,7 +151,7 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]
     assert_close(np.asarray(Image.open(out / "frame0000.png")), at_a)
     sidecar = json.loads((out / "morph.json").read_text())
-    assert sidecar["num_frames"] == 5 and sidecar["session"]["key_a"]["label"] == "astronaut.png"
+    assert sidecar["num_frames"] == 5 and sidecar["keyframes"][0]["label"] == "astronaut.png"
     assert np.array(sidecar["ws_start"]).shape == (bundle.generator.num_ws, bundle.generator.cfg.w_dim)
 
     window.morph.slots["A"].clear_button.click()
@@ -156,16 +159,96 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert_close(wait_current(qtbot, window), at_b)              # t = 1: still B
 
 
-def test_bad_photo_changes_nothing(qtbot, window, tmp_path):
-    bad = tmp_path / "x.png"
-    bad.write_text("not an image")
+@pytest.mark.parametrize("kind, message", [
+    ("not-an-image", "not an image"), ("truncated", "corrupt or truncated"), ("no-face", "no face found"),
+    ("huge", "9000x8000 is over the 64 megapixel limit"), ("tiny-face", "the face is only 36 px wide"),
+])
+def test_bad_photo_changes_nothing(qtbot, window, bad_photo, kind, message):
+    bad = bad_photo(kind)
     session, request, image = window.session, window.last_request, window.image()
     window.load_photo("A", str(bad))
     qtbot.waitUntil(window.status.is_error, timeout=TIMEOUT)
-    assert "x.png" in window.status.message() and "not an image" in window.status.message()
+    assert window.status.message().startswith(f"{bad}: {message}") and "\n" not in window.status.message()
     assert window.session is session and window.last_request == request
     assert not window.morph.slots["A"].loaded
     assert np.array_equal(window.image(), image)
+
+
+def load_a(qtbot, window, shared_data) -> None:
+    window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
+    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
+    wait_current(qtbot, window)
+
+
+def test_refine_runs_on_the_worker_and_updates_slot_and_canvas(qtbot, window, bundle, shared_data, monkeypatch):
+    threads = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return refine_photo(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "refine_photo", recording)
+    load_a(qtbot, window, shared_data)
+    slot, before = window.morph.slots["A"], window.session.key_a
+    window.refine_steps = 5
+    progress = []
+    window.worker.refine_progress.connect(lambda s, step, steps: progress.append((s, step, steps)))
+    slot.refine_button.click()
+    assert slot.refining and slot.actions.currentIndex() == 1 and not slot.clear_button.isEnabled()
+    qtbot.waitUntil(lambda: not slot.refining, timeout=TIMEOUT)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()   # never on the UI thread
+    assert progress[-1] == ("A", 5, 5) and slot.progress.value() == 5
+    assert slot.actions.currentIndex() == 0 and slot.caption.toolTip() == "astronaut.png (refined)"
+    assert window.status.message() == "astronaut.png refined (5 steps of projection)"
+    after = window.session.key_a
+    assert after.label == before.label and not np.allclose(after.ws, before.ws)
+    assert_close(wait_current(qtbot, window), expected(bundle, torch.tensor(after.ws).unsqueeze(0)))
+
+
+def test_cancel_refine_keeps_the_w(qtbot, window, shared_data):
+    load_a(qtbot, window, shared_data)
+    slot, before, request = window.morph.slots["A"], window.session, window.last_request
+    window.refine_steps = 100_000
+    slot.refine_button.click()
+    qtbot.waitUntil(lambda: slot.progress.value() >= 1, timeout=TIMEOUT)
+    slot.cancel_button.click()
+    assert not slot.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not slot.refining, timeout=TIMEOUT)
+    assert window.session is before and window.last_request == request
+    assert window.status.message() == "Refining astronaut.png stopped; A is as it was"
+    assert slot.refine_button.isEnabled() and slot.clear_button.isEnabled()
+
+
+def test_closing_the_window_stops_a_refinement(qtbot, window, shared_data):
+    load_a(qtbot, window, shared_data)
+    window.refine_steps = 100_000
+    window.morph.slots["A"].refine_button.click()
+    qtbot.waitUntil(lambda: window.morph.slots["A"].progress.value() >= 1, timeout=TIMEOUT)
+    start = time.monotonic()
+    window.close()
+    assert time.monotonic() - start < 10                                # not 100 000 steps later
+
+
+def test_easing_and_layer_timing_reach_the_session_and_the_face(qtbot, window, bundle, shared_data):
+    timing = window.morph.timing
+    assert not timing.isEnabled()                                       # nothing to morph yet
+    load_a(qtbot, window, shared_data)
+    assert timing.isEnabled() and timing.easing() == "linear"
+    window.morph.set_t(0.25)
+    linear = wait_current(qtbot, window)
+    timing.easing_box.setCurrentIndex(timing.easing_box.findData("ease-in-out"))
+    eased = wait_current(qtbot, window)
+    assert window.session.easing == "ease-in-out" and not np.array_equal(eased, linear)
+    assert not timing.spins["fine"][0].isVisible()
+    timing.toggle.click()
+    assert timing.spins["fine"][0].isVisible()
+    coarse_start, coarse_end = timing.spins["coarse"]
+    coarse_end.setValue(0.5)
+    coarse_start.setValue(0.9)                                          # held below the end
+    assert timing.windows()["coarse"] == (0.45, 0.5)
+    timing.spins["fine"][0].setValue(0.5)
+    assert window.session.windows == {"coarse": (0.45, 0.5), "middle": (0.0, 1.0), "fine": (0.5, 1.0)}
+    assert_close(wait_current(qtbot, window), expected(bundle, window.session.ws(bundle)))
 
 
 def test_newest_wins(qtbot, window, bundle):
@@ -180,7 +263,7 @@ def test_newest_wins(qtbot, window, bundle):
 
 
 def test_export_dialog(qtbot, window, tmp_path):
-    session = replace(window.session, key_a=Keyframe.from_seed(5))
+    session = window.session.with_keyframe(0, Keyframe.from_seed(5))
     dialog = ExportDialog(window.worker, session, tmp_path, window)
     qtbot.addWidget(dialog)
     dialog.frames.setValue(3)

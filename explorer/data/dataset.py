@@ -120,7 +120,8 @@ def _decode_all(zf: zipfile.ZipFile, path: Path, rows: np.ndarray, resolution: i
 
 
 def make_synthetic_dataset(path: Path, count: int, resolution: int, seed: int = 0) -> Path:
-    """Write a dataset zip of ``count`` random smooth colour blobs, for dry runs and tests.
+    """Write a dataset zip of ``count`` random smooth colour blobs, for dry runs and tests,
+    labelled with random "age" (1–89) and "gender" (0 or 1) so classifier dry runs have heads.
 
     Args:
         path: the zip to write (its folder is created; an existing file is replaced).
@@ -140,13 +141,15 @@ def make_synthetic_dataset(path: Path, count: int, resolution: int, seed: int = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    label_rng = np.random.default_rng([seed, 1])      # its own stream: the images do not depend on it
     labels = {}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         for i in range(count):
             buf = io.BytesIO()
             Image.fromarray(_blob_image(rng, resolution)).save(buf, format="PNG")
             zf.writestr(image_name(i), buf.getvalue())
-            labels[image_name(i)] = {"file": f"synthetic{i:08d}"}
+            labels[image_name(i)] = {"file": f"synthetic{i:08d}", "age": int(label_rng.integers(1, 90)),
+                                     "gender": int(label_rng.integers(0, 2))}
         meta = {"resolution": resolution, "count": count, "source": "synthetic", "labels": labels}
         zf.writestr(METADATA_NAME, json.dumps(meta, indent=1))
     return path

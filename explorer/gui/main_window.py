@@ -37,6 +37,8 @@ from explorer.worker import InferenceWorker, RenderResult
 TITLE = "Face Latent-Space Explorer"
 ICON = Path(__file__).resolve().parents[2] / "assets" / "icon.svg"
 PANEL_WIDTH = 380
+REFINE_STEPS = 100              # projection steps per "Refine" (about 3 s on a laptop CPU at 64²)
+SLOT_INDEX = {"A": 0, "B": -1}  # photo slot → keyframe: A is the first, B the last
 
 
 class MainWindow(QMainWindow):
@@ -45,6 +47,8 @@ class MainWindow(QMainWindow):
     Attributes:
         bundle: the models (read by the worker thread only, apart from names and sizes).
         session: the document now.
+        photos: the encoded photo of each loaded slot ("A", "B"), its W+ refined or not.
+        refine_steps: projection steps per "Refine" (``REFINE_STEPS``).
         shown: the render on screen (None until the first arrives).
         last_request: the id of the newest render asked for.
         canvas, seed_panel, sliders, morph, status, worker: the parts, for tests to drive.
@@ -54,6 +58,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.bundle = bundle
         self.session = Session()
+        self.photos: dict[str, EncodedPhoto] = {}
+        self.refine_steps = REFINE_STEPS
+        self._refining: dict[str, EncodedPhoto] = {}
         self.shown: RenderResult | None = None
         self.last_request = 0
         self.export_folder = Path.home()
@@ -61,7 +68,7 @@ class MainWindow(QMainWindow):
         self.canvas = FaceCanvas()
         self.seed_panel = SeedPanel(self.session.seed, self.session.psi)
         self.sliders = DirectionSliders(bundle.directions)
-        self.morph = MorphPanel()
+        self.morph = MorphPanel(bundle.generator.num_ws)
         self.status = StatusBar(str(bundle.device))
         self.setStatusBar(self.status)
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
@@ -74,11 +81,17 @@ class MainWindow(QMainWindow):
         self.morph.t_changed.connect(lambda t: self._edit(morph_t=t))
         self.morph.photo_chosen.connect(self.load_photo)
         self.morph.photo_cleared.connect(self._clear_photo)
+        self.morph.refine_requested.connect(self.refine_photo)
+        self.morph.refine_cancelled.connect(self._cancel_refine)
+        self.morph.timing.changed.connect(
+            lambda: self._edit(easing=self.morph.timing.easing(), windows=self.morph.timing.windows()))
         self.morph.export_requested.connect(self._open_export_dialog)
         self.worker.rendered.connect(self._rendered)
         self.worker.encoded.connect(self._encoded)
+        self.worker.refine_progress.connect(self._refine_progress)
+        self.worker.refined.connect(self._refined)
         self.worker.failed.connect(self.status.show_error)
-        self.worker.progress.connect(lambda done, total: self.status.show_info(f"Exporting frame {done}/{total}…"))
+        self.worker.progress.connect(self._export_progress)   # methods, not lambdas: they run on this thread
         self.worker.exported.connect(self._exported)
         self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
         self.last_request = self.worker.submit_render(self.session)
@@ -91,6 +104,15 @@ class MainWindow(QMainWindow):
         """Encode the photo at ``path`` into keyframe ``slot`` ("A" or "B") on the worker."""
         self.status.show_info(f"Encoding {Path(path).name}…")
         self.worker.submit_encode(slot, str(path))
+
+    def refine_photo(self, slot: str) -> None:
+        """Refine slot ``slot``'s W+ by ``refine_steps`` of projection on the worker; the slot
+        shows the progress and a Cancel, the canvas the refined face when it is done."""
+        photo = self.photos[slot]
+        self._refining[slot] = photo
+        self.morph.slots[slot].set_refining(True)
+        self.status.show_info(f"Refining {photo.path.name} ({slot})…")
+        self.worker.submit_refine(slot, photo, self.refine_steps)
 
     def export_frames(self, path: str, num_frames: int, fps: int) -> None:
         """Export the morph as ``num_frames`` frames to ``path`` (folder, .gif or .mp4) on the worker."""
@@ -141,14 +163,44 @@ class MainWindow(QMainWindow):
         self.status.set_render_ms(result.ms)
 
     def _encoded(self, slot: str, photo: EncodedPhoto) -> None:
+        self.photos[slot] = photo
         self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned))
         faces = f" ({photo.num_faces} faces found; used the largest)" if photo.num_faces > 1 else ""
         self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
-        self._edit(**{f"key_{slot.lower()}": Keyframe.from_photo(photo.path, photo.ws)})
+        self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
+
+    def _cancel_refine(self, slot: str) -> None:
+        """Called here, not connected to the worker: its own thread is busy with the refinement."""
+        self.worker.cancel_refine(slot)
+
+    def _refine_progress(self, slot: str, step: int, steps: int) -> None:
+        self.morph.slots[slot].show_progress(step, steps)
+
+    def _refined(self, slot: str, photo: EncodedPhoto | None) -> None:
+        original = self._refining.pop(slot)
+        self.morph.slots[slot].set_refining(False)
+        if self.photos.get(slot) is not original:          # another photo was loaded meanwhile
+            return
+        if photo is None:
+            if not self.status.is_error():
+                self.status.show_info(f"Refining {original.path.name} stopped; {slot} is as it was")
+            return
+        self.photos[slot] = photo
+        self.morph.set_photo(slot, f"{photo.path.name} (refined)", np.asarray(photo.aligned))
+        self.status.show_info(f"{photo.path.name} refined ({self.refine_steps} steps of projection)")
+        self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
 
     def _clear_photo(self, slot: str) -> None:
+        self.photos.pop(slot, None)
         self.morph.clear_photo(slot)
-        self._edit(**{f"key_{slot.lower()}": None})
+        self._set_keyframe(slot, None)
+
+    def _set_keyframe(self, slot: str, key: Keyframe | None) -> None:
+        self.session = self.session.with_keyframe(SLOT_INDEX[slot], key)
+        self.last_request = self.worker.submit_render(self.session)
+
+    def _export_progress(self, done: int, total: int) -> None:
+        self.status.show_info(f"Exporting frame {done}/{total}…")
 
     def _exported(self, path: str) -> None:
         self.export_folder = Path(path).parent

@@ -1,4 +1,5 @@
-"""Keyframes A and B (photos) and the morph timeline between them."""
+"""Keyframes A and B (photos, each refinable by projection), the morph timeline between them
+and the morph's timing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -19,24 +22,32 @@ from PySide6.QtWidgets import (
 from explorer.gui.canvas import to_qimage
 from explorer.gui.theme import DIMMED
 from explorer.gui.timeline import MorphTimeline
+from explorer.gui.timing import MorphTiming
 
 THUMBNAIL = 112
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 
 
 class PhotoSlot(QFrame):
-    """One keyframe: thumbnail of the aligned crop, file name, "Load photo X…" and clear.
+    """One keyframe: thumbnail of the aligned crop, file name, "Load X…", "Refine" and clear.
+    While the photo is refined, the buttons give way to a progress bar and "Cancel", and the
+    photo cannot be replaced or cleared.
 
     Attributes:
         loaded: whether a photo is shown.
+        refining: whether a refinement runs.
 
     Signals:
         chosen(path): a photo was picked in the file dialog.
         cleared(): the ✕ was pressed.
+        refine_requested(): "Refine" was pressed.
+        refine_cancelled(): "Cancel" was pressed during a refinement.
     """
 
     chosen = Signal(str)
     cleared = Signal()
+    refine_requested = Signal()
+    refine_cancelled = Signal()
 
     def __init__(self, slot: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,8 +64,25 @@ class PhotoSlot(QFrame):
         policy = self.clear_button.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         self.clear_button.setSizePolicy(policy)
-        load = QPushButton(f"Load photo {slot}…")
-        load.clicked.connect(self._choose)
+        self.load_button = QPushButton(f"Load {slot}…", toolTip=f"Load a photo as keyframe {slot}")
+        self.load_button.clicked.connect(self._choose)
+        self.refine_button = QPushButton("Refine", toolTip="Fit the W+ closer to the photo by projection "
+                                                           "(a few seconds; the morph stays usable)")
+        self.refine_button.clicked.connect(self.refine_requested)
+        self.progress = QProgressBar(textVisible=False)
+        self.cancel_button = QPushButton("Cancel", toolTip="Stop refining and keep the W+ as it was")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.refining = False
+        self.actions = QStackedWidget()
+        for widgets in ((self.load_button, self.refine_button), (self.progress, self.cancel_button)):
+            page = QWidget()
+            row = QHBoxLayout(page)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.setSpacing(6)
+            for widget in widgets:
+                row.addWidget(widget, 1 if widget is not self.cancel_button else 0)
+            self.actions.addWidget(page)
+        self.actions.setFixedHeight(self.load_button.sizeHint().height())
 
         top = QHBoxLayout()
         top.addStretch(1)
@@ -66,7 +94,7 @@ class PhotoSlot(QFrame):
         layout.setSpacing(6)
         layout.addLayout(top)
         layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(load)
+        layout.addWidget(self.actions)
         self.clear()
 
     def set_photo(self, name: str, aligned: np.ndarray) -> None:
@@ -78,6 +106,7 @@ class PhotoSlot(QFrame):
         self._set_caption(name)
         self.clear_button.show()
         self.loaded = True
+        self.refine_button.setEnabled(True)
 
     def clear(self) -> None:
         """Back to the empty look: the slot letter in a dashed box."""
@@ -88,11 +117,33 @@ class PhotoSlot(QFrame):
         self._set_caption("empty: the seed")
         self.clear_button.hide()
         self.loaded = False
+        self.refine_button.setEnabled(False)
+
+    def set_refining(self, refining: bool) -> None:
+        """Show the progress bar and "Cancel" (True) or the buttons again (False)."""
+        self.refining = refining
+        if refining:
+            self.progress.setRange(0, 0)                # busy until the first step reports
+            self.cancel_button.setEnabled(True)
+            self.cancel_button.setText("Cancel")
+        self.actions.setCurrentIndex(int(refining))
+        self.clear_button.setEnabled(not refining)
+
+    def show_progress(self, step: int, steps: int) -> None:
+        """Refinement step ``step`` of ``steps`` is done."""
+        self.progress.setRange(0, steps)
+        self.progress.setValue(step)
+        self.progress.setToolTip(f"Refining: step {step} of {steps}")
 
     def _set_caption(self, text: str) -> None:
         metrics = self.caption.fontMetrics()
         self.caption.setText(metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, self.caption.width()))
         self.caption.setToolTip(text)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Stopping…")
+        self.refine_cancelled.emit()
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, f"Load photo {self.slot}", "", PHOTO_FILTER)
@@ -102,23 +153,31 @@ class PhotoSlot(QFrame):
 
 class MorphPanel(QWidget):
     """Photo slots A and B side by side, the A → B timeline (t in [0, 1]) with its read-out,
-    and "Export frames…". The timeline and export are enabled once a photo is loaded.
+    the timing (easing, when each W+ layer group moves; ``timing``) and "Export frames…". The
+    timeline, timing and export are enabled once a photo is loaded.
 
     Signals:
-        photo_chosen(slot, path), photo_cleared(slot), t_changed(t), export_requested().
+        photo_chosen(slot, path), photo_cleared(slot), refine_requested(slot),
+        refine_cancelled(slot), t_changed(t), export_requested(); ``timing.changed()``.
     """
 
     photo_chosen = Signal(str, str)
     photo_cleared = Signal(str)
+    refine_requested = Signal(str)
+    refine_cancelled = Signal(str)
     t_changed = Signal(float)
     export_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, num_ws: int, parent: QWidget | None = None):
+        """``num_ws``: the generator's W+ layer count (names the layers of each group)."""
         super().__init__(parent)
         self.slots = {name: PhotoSlot(name) for name in ("A", "B")}
         for name, slot in self.slots.items():
             slot.chosen.connect(lambda path, name=name: self.photo_chosen.emit(name, path))
             slot.cleared.connect(lambda name=name: self.photo_cleared.emit(name))
+            slot.refine_requested.connect(lambda name=name: self.refine_requested.emit(name))
+            slot.refine_cancelled.connect(lambda name=name: self.refine_cancelled.emit(name))
+        self.timing = MorphTiming(num_ws)
         self.timeline = MorphTimeline()
         self.timeline.t_changed.connect(self._moved)
         self.t_label = QLabel()
@@ -140,6 +199,7 @@ class MorphPanel(QWidget):
         layout.setSpacing(10)
         layout.addLayout(slots)
         layout.addLayout(timeline)
+        layout.addWidget(self.timing)
         layout.addWidget(self.export_button)
         self._show_t()
         self._update_enabled()
@@ -163,9 +223,8 @@ class MorphPanel(QWidget):
         for name, slot in self.slots.items():
             self.timeline.set_loaded(name, slot.loaded)
         loaded = any(s.loaded for s in self.slots.values())
-        self.timeline.setEnabled(loaded)
-        self.t_label.setEnabled(loaded)
-        self.export_button.setEnabled(loaded)
+        for widget in (self.timeline, self.t_label, self.timing, self.export_button):
+            widget.setEnabled(loaded)
 
     def _moved(self, t: float) -> None:
         self._show_t()
