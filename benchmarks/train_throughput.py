@@ -5,9 +5,11 @@ not depend on the pictures), at 64² and 128², on the CPU and, when present, th
 Each configuration is also run as a naive fp32 baseline of the same networks, the textbook
 implementation: the modulated convolution as the paper writes it (per-sample kernels scaled by
 the styles, demodulated, applied as one grouped convolution), upsampling before the synthesis
-convolutions and convolving at full resolution before downsampling in D, in NCHW memory. Ours:
-x·s → one shared convolution → ·d, transposed / strided convolutions around the [1, 3, 3, 1]
-filter (a quarter of the multiply-adds), channels-last memory. On a GPU the anchor's
+convolutions and convolving at full resolution before downsampling in D, bias, activation and
+gain as separate ops, in NCHW memory. Ours: x·s → one shared convolution → ·d, transposed /
+strided convolutions around the [1, 3, 3, 1] filter (a quarter of the multiply-adds), bias and
+gain folded into the convolution (or the demodulation's multiply-add) before one leaky ReLU,
+channels-last memory. On a GPU the anchor's
 128² configuration (channel base 16384, max 512, batch 32) is timed in s/kimg.
 
     python -m benchmarks.train_throughput [--kimg 0.4] [--resolutions 64 128] [--no-naive]
@@ -27,8 +29,15 @@ import torch
 import torch.nn.functional as F
 
 from explorer.data.dataset import make_synthetic_dataset
-from explorer.nets import layers
-from explorer.nets.layers import ModulatedConv2d, downsample2x, upsample2x
+from explorer.nets.layers import (
+    LRELU_GAIN,
+    LRELU_SLOPE,
+    EqualizedConv2d,
+    ModulatedConv2d,
+    SynthesisLayer,
+    downsample2x,
+    upsample2x,
+)
 from explorer.train import gan
 from explorer.train.gan import GanTrainConfig, train_gan
 
@@ -47,9 +56,25 @@ def grouped_modulated_conv(self: ModulatedConv2d, x: torch.Tensor, w: torch.Tens
     return x.reshape(n, -1, *x.shape[2:])
 
 
-def conv_then_downsample(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """A 3×3 convolution at full resolution, then the [1, 3, 3, 1] downsampling."""
-    return downsample2x(F.conv2d(x, weight, padding=1))
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+
+
+def textbook_conv2d(self: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
+    """Convolution (at full resolution, then downsampled), bias, activation, gain: one op each."""
+    x = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
+    if self.down:
+        x = downsample2x(x)
+    if self.bias is not None:
+        x = x + self.bias.view(1, -1, 1, 1)
+    return lrelu(x) if self.activation == "lrelu" else x
+
+
+def textbook_synthesis_layer(self: SynthesisLayer, x: torch.Tensor, w: torch.Tensor,
+                             noise_mode: str = "random") -> torch.Tensor:
+    """Modulated convolution, noise, bias, activation, gain: one op each."""
+    x = self.noise(grouped_modulated_conv(self.conv, x, w), noise_mode)
+    return lrelu(x + self.bias.view(1, -1, 1, 1))
 
 
 def measure(cfg: GanTrainConfig, device: str, naive: bool) -> dict:
@@ -57,7 +82,8 @@ def measure(cfg: GanTrainConfig, device: str, naive: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg.data = str(make_synthetic_dataset(Path(tmp) / "data.zip", 256, cfg.resolution))
         patches = [mock.patch.object(ModulatedConv2d, "forward", grouped_modulated_conv),
-                   mock.patch.object(layers, "conv2d_downsample", conv_then_downsample),
+                   mock.patch.object(SynthesisLayer, "forward", textbook_synthesis_layer),
+                   mock.patch.object(EqualizedConv2d, "forward", textbook_conv2d),
                    mock.patch.object(gan, "MEMORY_FORMAT", torch.contiguous_format)] if naive else []
         for patch in patches:
             patch.start()

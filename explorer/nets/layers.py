@@ -18,11 +18,10 @@ from torch import nn
 
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)  # keeps the activations' second moment at 1 through leaky ReLU
-
-
-def lrelu(x: torch.Tensor) -> torch.Tensor:
-    """Leaky ReLU (slope 0.2) scaled by sqrt(2), as in StyleGAN."""
-    return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+# Every activation is leaky ReLU (slope 0.2) times sqrt(2), as in StyleGAN. Leaky ReLU is positively
+# homogeneous, lrelu(g·x) = g·lrelu(x), so each layer folds the gain and its bias into the weights
+# and bias of the operation before it (the convolution, or the demodulation's multiply-add) and
+# ends in a single leaky ReLU: one pass over the activations instead of three.
 
 
 class EqualizedLinear(nn.Module):
@@ -49,8 +48,10 @@ class EqualizedLinear(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
-        return lrelu(x) if self.activation == "lrelu" else x
+        if self.activation == "linear":
+            return F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        x = F.linear(x, self.weight * (self.weight_gain * LRELU_GAIN), self.bias * (self.bias_gain * LRELU_GAIN))
+        return F.leaky_relu(x, LRELU_SLOPE)
 
 
 def _fir_kernel(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -88,16 +89,16 @@ def upsample_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, [2, 1, 2, 1]), _fir_kernel(x.shape[1], x.device, x.dtype) * 4, groups=x.shape[1])
 
 
-def conv2d_downsample(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def conv2d_downsample(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """A 3×3 convolution followed by ``downsample2x``, StyleGAN2's way: the [1, 3, 3, 1] filter
     first, then a stride-2 convolution (the two commute). Equal to
     ``downsample2x(conv2d(x, weight, padding=1))`` away from the borders, at a quarter of the
     convolution's multiply-adds.
 
-    Shapes: x [N, C, H, W], weight [O, C, 3, 3] → [N, O, H/2, W/2].
+    Shapes: x [N, C, H, W], weight [O, C, 3, 3], bias [O] or None → [N, O, H/2, W/2].
     """
     x = F.conv2d(F.pad(x, [1, 2, 1, 2]), _fir_kernel(x.shape[1], x.device, x.dtype), groups=x.shape[1])
-    return F.conv2d(x, weight, stride=2, padding=1)
+    return F.conv2d(x, weight, bias, stride=2, padding=1)
 
 
 class EqualizedConv2d(nn.Module):
@@ -125,16 +126,17 @@ class EqualizedConv2d(nn.Module):
         self.resample = resample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight * self.weight_gain
+        gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
+        weight = self.weight * (self.weight_gain * gain)
+        bias = self.bias * gain if self.bias is not None else None
         if self.down and self.resample == "stylegan2":
-            x = conv2d_downsample(x, weight)
+            x = conv2d_downsample(x, weight, bias)
+        elif self.down:
+            x = downsample2x(F.conv2d(x, weight, padding=self.padding))
+            x = x if bias is None else x + bias.view(1, -1, 1, 1)
         else:
-            x = F.conv2d(x, weight, padding=self.padding)
-            if self.down:
-                x = downsample2x(x)
-        if self.bias is not None:
-            x = x + self.bias.view(1, -1, 1, 1)
-        return lrelu(x) if self.activation == "lrelu" else x
+            x = F.conv2d(x, weight, bias, padding=self.padding)
+        return F.leaky_relu(x, LRELU_SLOPE) if self.activation == "lrelu" else x
 
 
 class ModulatedConv2d(nn.Module):
@@ -168,6 +170,13 @@ class ModulatedConv2d(nn.Module):
         self.resample = resample
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        x, dcoefs = self.modulated_conv(x, w)
+        return x if dcoefs is None else x * dcoefs[:, :, None, None]
+
+    def modulated_conv(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The convolution of the style-scaled input and, when demodulating, the coefficients
+        d [N, out] it still has to be multiplied by (``SynthesisLayer`` fuses that multiply
+        with its bias and activation gain)."""
         styles = self.affine(w)                                  # [N, in]
         weight = self.weight * self.weight_gain                  # [out, in, k, k]
         x = x * styles[:, :, None, None]
@@ -177,11 +186,10 @@ class ModulatedConv2d(nn.Module):
             x = F.conv2d(upsample2x(x), weight, padding=self.padding)
         else:
             x = F.conv2d(x, weight, padding=self.padding)        # [N, out, H, W]
-        if self.demodulate:
-            # d_j = 1 / sqrt(sum_{i,k} (s_i w_ijk)^2): [N, out]
-            dcoefs = (weight.square().sum(dim=(2, 3)) @ styles.square().T).T.add(1e-8).rsqrt()
-            x = x * dcoefs[:, :, None, None]
-        return x
+        if not self.demodulate:
+            return x, None
+        # d_j = 1 / sqrt(sum_{i,k} (s_i w_ijk)^2): [N, out]
+        return x, (weight.square().sum(dim=(2, 3)) @ styles.square().T).T.add(1e-8).rsqrt()
 
 
 class NoiseInjection(nn.Module):
@@ -198,7 +206,8 @@ class NoiseInjection(nn.Module):
         self.strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
 
-    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise_mode: str, gain: float = 1.0) -> torch.Tensor:
+        """x + noise · strength · ``gain`` (the gain of the activation that follows, folded in)."""
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
         elif noise_mode == "const":
@@ -207,7 +216,7 @@ class NoiseInjection(nn.Module):
             return x
         else:
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-        return x + noise * self.strength
+        return x + noise * (self.strength * gain)
 
 
 class SynthesisLayer(nn.Module):
@@ -224,8 +233,10 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
-        x = self.noise(self.conv(x, w), noise_mode)
-        return lrelu(x + self.bias.view(1, -1, 1, 1))
+        x, dcoefs = self.conv.modulated_conv(x, w)
+        # lrelu(d·x + noise + b) · g computed as lrelu(g·d·x + g·b + g·noise): one multiply-add pass.
+        x = torch.addcmul((self.bias * LRELU_GAIN).view(1, -1, 1, 1), x, (dcoefs * LRELU_GAIN)[:, :, None, None])
+        return F.leaky_relu(self.noise(x, noise_mode, LRELU_GAIN), LRELU_SLOPE)
 
 
 class ToRGB(nn.Module):
