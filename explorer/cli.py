@@ -89,6 +89,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
+    p.add_argument("--val-percent", type=int, help="share of photos (or identities) held out, in %% (default 10)")
     _device_arg(p)
 
 
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast on CUDA (auto: bf16, or fp16 with loss scaling); fp32 elsewhere")
     g.add_argument("--r1-gamma", type=float)
     g.add_argument("--pl-weight", type=float, help="path-length regularization weight (0: off; stylegan2 default 2)")
+    g.add_argument("--metrics-kimg", type=float, help="FID of G_ema at the snapshots this many kimg apart (default off)")
+    g.add_argument("--metrics-num", type=int, help="images per training-time FID (default 1000)")
     g.add_argument("--channel-base", type=int)
     g.add_argument("--channel-max", type=int)
     g.add_argument("--snapshot-kimg", type=float)
@@ -169,7 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VAE baseline: weight of the KL to the generator's W prior (default 0: deterministic pSp/e4e)")
     c = tsub.add_parser("classifier", help="attribute classifier (one head per dataset.json label) for InterFaceGAN")
     _train_args(c)
-    c.add_argument("--val-percent", type=int, help="share of identities (or files) held out, in %% (default 10)")
     c.add_argument("--channel-base", type=int)
     c.add_argument("--channel-max", type=int)
 

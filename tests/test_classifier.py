@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer.cli import main
-from explorer.data.dataset import make_synthetic_dataset
+from explorer.data.dataset import make_synthetic_dataset, split_rows
 from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.nets.classifier import (
@@ -22,7 +22,6 @@ from explorer.train.classifier import (
     classifier_loss,
     label_heads,
     label_targets,
-    split_rows,
     train_classifier,
 )
 from explorer.weights import load_classifier

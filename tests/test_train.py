@@ -94,6 +94,7 @@ def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
     bundle = load_bundle(tmp_path / "weights", "cpu")
     assert bundle.encoder is not None and len(bundle.directions) == 10
     assert manifest["models"]["generator"]["dataset"]["images"] == 48
+    assert manifest["models"]["generator"]["dataset"]["held_out_percent"] == 10
     assert manifest["models"]["generator"]["dataset"]["alignment"] == "none" and bundle.alignment == "utkface"
     assert manifest["models"]["generator"]["command"].startswith("explorer train gan --data ")
     assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions", "lpips_alex")
@@ -212,3 +213,11 @@ def test_baselines_and_mixed_precision_train_on_real_faces(faces32, tmp_path, op
     assert ("pl" in stats[0]) == (options.get("arch") != "dcgan")
     G = (load_dcgan_generator if options.get("arch") == "dcgan" else load_generator)(run / "generator")
     assert G(torch.randn(2, 32)).shape == (2, 3, 32, 32)
+
+
+def test_training_time_fid_is_logged_at_the_snapshots(faces32, tmp_path):
+    run = train_gan(GanTrainConfig(data=str(faces32), kimg=0.032, tick_kimg=0.016, snapshot_kimg=0.016,
+                                   metrics_kimg=0.032, metrics_num=16, **TINY), tmp_path / "run")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["kimg"], r["metric"], r["num"]) for r in rows] == [(0.032, "fid", 16)]
+    assert rows[0]["value"] > 0

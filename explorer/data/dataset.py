@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,35 @@ class ImageDataset(torch.utils.data.Dataset):
         """Images at ``indices`` as float32 [B, 3, R, R] scaled to [-1, 1]."""
         x = torch.from_numpy(self._images[np.asarray(indices)]).to(torch.float32)
         return x.div_(127.5).sub_(1.0)
+
+
+def split_rows(labels: list[dict], val_percent: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The held-out split every trainer and evaluation shares: (train rows, held-out rows, key).
+
+    A row is held out when crc32 of its key mod 100 < ``val_percent``. The key is "identity"
+    when every row has one (CelebA: no person on both sides), else the source "file" name, so
+    the split depends on neither the order, the size, the resolution nor the alignment of the
+    dataset build: the photos held out of the GAN are also held out of the encoder and the
+    classifiers, and stay unseen for evaluation.
+    """
+    key = "identity" if labels and all(row.get("identity") is not None for row in labels) else "file"
+    held = np.array([zlib.crc32(str(row.get(key, i)).encode()) % 100 < val_percent
+                     for i, row in enumerate(labels)], dtype=bool)
+    return np.flatnonzero(~held), np.flatnonzero(held), key
+
+
+def holdout_split(path: Path, val_percent: int) -> tuple[np.ndarray, np.ndarray]:
+    """``split_rows`` of a dataset zip, read from its dataset.json: (train rows, held-out rows).
+
+    Raises:
+        UserError: a broken zip, or ``val_percent`` outside [0, 100).
+    """
+    if not 0 <= val_percent < 100:
+        raise UserError(f"--val-percent must be in [0, 100), got {val_percent}")
+    meta = read_dataset_meta(path)
+    labels = [meta["labels"].get(image_name(i), {}) for i in range(meta["count"])]
+    train, held, _ = split_rows(labels, val_percent)
+    return train, held
 
 
 def read_dataset_meta(path: Path) -> dict:

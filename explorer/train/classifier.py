@@ -18,7 +18,6 @@ categorical; with the majority-class rate beside it) per attribute is appended t
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.data.dataset import ImageDataset, read_dataset_meta
+from explorer.data.dataset import ImageDataset, read_dataset_meta, split_rows
 from explorer.errors import UserError
 from explorer.netio import save_network
 from explorer.nets.classifier import (
@@ -95,15 +94,6 @@ def fit_head_scales(heads: list[AttributeHead], targets: np.ndarray) -> list[Att
             h = AttributeHead(h.name, h.kind, mean=float(v.mean()), std=float(max(v.std(), 1e-6)))
         out.append(h)
     return out
-
-
-def split_rows(labels: list[dict], val_percent: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """(train rows, held-out rows, key): rows held out by crc32(identity or file) mod 100 <
-    ``val_percent``; key is "identity" when every row has one, else "file"."""
-    key = "identity" if labels and all(row.get("identity") is not None for row in labels) else "file"
-    held = np.array([zlib.crc32(str(row.get(key, i)).encode()) % 100 < val_percent
-                     for i, row in enumerate(labels)], dtype=bool)
-    return np.flatnonzero(~held), np.flatnonzero(held), key
 
 
 def classifier_loss(pred: dict[str, torch.Tensor], targets: torch.Tensor,

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.data.dataset import ImageDataset
+from explorer.data.dataset import ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.latent import broadcast
@@ -42,7 +42,8 @@ from explorer.weights import describe_device, load_generator
 
 @dataclass
 class EncoderTrainConfig:
-    """Hyper-parameters of an encoder run; saved in its checkpoint."""
+    """Hyper-parameters of an encoder run; saved in its checkpoint. ``val_percent`` of the photos
+    are held out (``data.dataset.split_rows``, the same ones the GAN never saw)."""
 
     data: str
     generator: str
@@ -54,6 +55,7 @@ class EncoderTrainConfig:
     latent_weight: float = 1.0
     delta_weight: float = 0.001
     kl: float = 0.0  # β of the VAE option; 0 = the deterministic pSp/e4e encoder
+    val_percent: int = 10
     channel_base: int = 2048
     channel_max: int = 256
     tick_kimg: float = 1.0
@@ -108,7 +110,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
         raise UserError(f"--kl must be ≥ 0, got {cfg.kl:g}")
     dev = torch.device(device)
     G = load_generator(Path(cfg.generator)).to(dev)
-    dataset = ImageDataset(Path(cfg.data))
+    dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
     if dataset.resolution != G.cfg.resolution:
         raise UserError(f"{cfg.data}: images are {dataset.resolution}², the generator makes {G.cfg.resolution}²")
     if resume != checkpoint.has_checkpoint(run_dir):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import resource
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,9 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.data.dataset import ImageDataset
+from explorer.data.dataset import ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
+from explorer.metrics.registry import compute
 from explorer.netio import save_network
 from explorer.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from explorer.nets.stylegan import (
@@ -82,6 +84,10 @@ class GanTrainConfig:
     on CUDA where supported, else fp16 with loss scaling; fp32 elsewhere), "fp32", "bf16" or
     "fp16". ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
     r_t that ADA steers toward, ``ada_kimg`` the images (thousands) for p to go from 0 to 1.
+    ``val_percent`` of the photos are held out (``data.dataset.split_rows``: the same photos for
+    every trainer) and never shown to D. ``metrics_kimg`` > 0 computes FID of G_ema against
+    the dataset with ``metrics_num`` images each (``explorer.metrics``) at the snapshots that
+    many kimg apart, into ``metrics.jsonl`` (StyleGAN2 only).
 
     Raises:
         ValueError: an unknown arch, loss, augment or precision, or path-length
@@ -112,6 +118,9 @@ class GanTrainConfig:
     ema_kimg: float = 5.0
     ema_rampup: float = 0.05
     mirror: bool = True
+    val_percent: int = 10
+    metrics_kimg: float = 0.0
+    metrics_num: int = 1000
     precision: str = "auto"
     kimg: float = 100.0
     tick_kimg: float = 1.0
@@ -131,6 +140,8 @@ class GanTrainConfig:
             self.r1_gamma = 0.0002 * self.resolution ** 2 / self.batch if self.loss == "logistic" else 0.0
         if self.arch == "dcgan" and self.pl_weight > 0:
             raise ValueError("path-length regularization needs a StyleGAN2 generator (W space)")
+        if self.arch == "dcgan" and self.metrics_kimg > 0:
+            raise ValueError("training-time metrics render through the app's StyleGAN2 path; evaluate DCGAN after")
 
     @property
     def betas(self) -> tuple[float, float]:
@@ -222,7 +233,7 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
 
 
 def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> Path:
-    dataset = ImageDataset(Path(cfg.data))
+    dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
     if dataset.resolution != cfg.resolution:
         raise UserError(f"{cfg.data}: images are {dataset.resolution}², the run wants {cfg.resolution}²")
     batch_gpu = cfg.batch_gpu or cfg.batch // group.world_size
@@ -304,6 +315,14 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
         save_network(G_ema, run_dir / "generator", "dcgan_generator" if cfg.arch == "dcgan" else "generator",
                      cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
+        if cfg.metrics_kimg > 0 and progress["nimg"] >= next_metrics[0]:
+            next_metrics[0] += cfg.metrics_kimg * 1000
+            records = compute("fid", Path(cfg.data), run_dir, num=cfg.metrics_num, device=str(dev))
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                for record in records:
+                    f.write(json.dumps({"kimg": round(progress["nimg"] / 1000, 3), **record}) + "\n")
+
+    next_metrics = [progress["nimg"] + cfg.metrics_kimg * 1000]   # the next snapshot with metrics
 
     def reals(idx: np.ndarray, flip: np.ndarray, chunk: int) -> torch.Tensor:
         """Micro-batch ``chunk`` of the step's real images (indices ``idx``, x-flipped where ``flip``)."""

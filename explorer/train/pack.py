@@ -41,10 +41,11 @@ def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
         flags = {"--batch": config["batch"], "--lr": config["lr"], "--r1-gamma": config["r1_gamma"],
                  "--pl-weight": config["pl_weight"], "--augment": config["augment"],
                  "--channel-base": config["channel_base"], "--channel-max": config["channel_max"],
-                 "--seed": config["seed"]}
+                 "--seed": config["seed"], "--val-percent": config.get("val_percent", 0)}
     else:
         flags = {"--generator": config["generator"], "--batch": config["batch"], "--lr": config["lr"],
-                 "--seed": config["seed"], "--kl": config.get("kl", 0.0)}
+                 "--seed": config["seed"], "--kl": config.get("kl", 0.0),
+                 "--val-percent": config.get("val_percent", 0)}
     extra = " ".join(f"{k} {v}" for k, v in flags.items())
     return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {extra}"
 
@@ -62,7 +63,8 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
         previous = row["kimg"]
     return {"training_config": meta["config"],
             "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"],
-                        "alignment": data.get("alignment", "none")},
+                        "alignment": data.get("alignment", "none"),
+                        "held_out_percent": meta["config"].get("val_percent", 0)},
             "kimg": kimg,
             "hardware": meta.get("hardware", "unknown"),
             "training_hours": round(seconds / 3600, 2),
