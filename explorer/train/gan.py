@@ -319,8 +319,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
             next_metrics[0] += cfg.metrics_kimg * 1000
             records = compute("fid", Path(cfg.data), run_dir, num=cfg.metrics_num, device=str(dev))
             with open(run_dir / "metrics.jsonl", "a") as f:
-                for record in records:
-                    f.write(json.dumps({"kimg": round(progress["nimg"] / 1000, 3), **record}) + "\n")
+                f.writelines(json.dumps({"kimg": round(progress["nimg"] / 1000, 3), **r}) + "\n" for r in records)
 
     next_metrics = [progress["nimg"] + cfg.metrics_kimg * 1000]   # the next snapshot with metrics
 
