@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from explorer.errors import UserError
+from explorer.faces import ALIGNMENTS
 from explorer.morph import EASINGS, GROUPS, TOGETHER
 
 
@@ -142,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("source", type=Path)
     b.add_argument("--resolution", type=int, required=True)
     b.add_argument("--labels", type=Path)
-    b.add_argument("--align", action="store_true",
-                   help="align each photo's largest face FFHQ-style (skips photos without one)")
+    b.add_argument("--align", nargs="?", const="ffhq", choices=ALIGNMENTS, metavar="METHOD",
+                   help="align each photo's largest face: ffhq (the default method) or utkface "
+                        "(UTKFace's framing); skips photos without one")
     b.add_argument("--out", type=Path, required=True)
 
     p = sub.add_parser("train", help="train a network headless")

@@ -8,9 +8,9 @@ The output zip holds square RGB PNGs named ``img00000000.png``, ``img00000001.pn
      "labels": {"img00000000.png": {"file": "100_0_0_....jpg", "age": 100, ...}, ...}}
 
 Each photo is EXIF-rotated and converted to RGB; then either centre-cropped to a square and
-resized with Lanczos (alignment "none"), or, with ``align``, its largest face is aligned by
-``faces.align_face`` with method "ffhq" (alignment "ffhq"), the code that aligns photos for
-encoding. Images with an alpha channel are composited on black; 16-bit and float grayscale
+resized with Lanczos (alignment "none"), or, with ``align`` (a ``faces.ALIGNMENTS`` method:
+"ffhq", or "utkface" to frame other photos like UTKFace's crops), its largest face is aligned
+by ``faces.align_face``, the code that aligns photos for encoding (alignment = the method). Images with an alpha channel are composited on black; 16-bit and float grayscale
 is scaled to 8 bits. Photos that cannot be used are skipped and counted with a reason:
 "not an image", "corrupt" (broken or truncated data), "too large" (over Pillow's
 decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS``), "smaller than target" (shorter side
@@ -100,7 +100,7 @@ class BuildSummary:
 
 
 def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None = None,
-                  *, align: bool = False, overwrite: bool = False) -> BuildSummary:
+                  *, align: str | None = None, overwrite: bool = False) -> BuildSummary:
     """Convert the photos in ``source`` into a dataset zip at ``out``.
 
     Args:
@@ -111,8 +111,8 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
         labels: optional CSV with a header whose "file" column holds image base names;
             the other columns become each image's labels (int, float, str or None when
             empty). Images without a row are skipped.
-        align: align each photo's largest face FFHQ-style instead of centre-cropping;
-            photos without a usable face are skipped.
+        align: a ``faces.ALIGNMENTS`` method to align each photo's largest face with instead
+            of centre-cropping; photos without a usable face are skipped.
         overwrite: replace ``out`` if it exists (otherwise that is an error).
 
     Returns:
@@ -128,7 +128,7 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
     _check_out(source, out, overwrite)
     table = _read_labels(labels) if labels is not None else None
 
-    summary = BuildSummary(out=out, resolution=resolution, alignment="ffhq" if align else "none")
+    summary = BuildSummary(out=out, resolution=resolution, alignment=align or "none")
     entries: dict[str, dict] = {}
     todo = []
     for name in names:
@@ -215,7 +215,7 @@ def _parse_value(text: str | None) -> int | float | str | None:
     return text
 
 
-def _convert_all(source: Path, names: list[str], resolution: int, align: bool):
+def _convert_all(source: Path, names: list[str], resolution: int, align: str | None):
     """Yield (name, png bytes or None, note) for each name, in order, decoded in parallel."""
     jobs = [(name, resolution, align) for name in names]
     with Pool(processes=os.cpu_count(), initializer=_open_source, initargs=(source,)) as pool, \
@@ -245,9 +245,10 @@ def _convert_job(job: tuple[str, int, bool]) -> tuple[str, bytes | None, str | N
     return (name, *convert_image(data, resolution, align))
 
 
-def convert_image(data: bytes, resolution: int, align: bool = False) -> tuple[bytes | None, str | None]:
+def convert_image(data: bytes, resolution: int, align: str | None = None) -> tuple[bytes | None, str | None]:
     """Convert encoded image bytes to a ``resolution``-square RGB PNG: the centre square, or
-    with ``align`` the largest face aligned FFHQ-style (``faces.align_face``).
+    with ``align`` (a ``faces.ALIGNMENTS`` method) the largest face aligned that way
+    (``faces.align_face``).
 
     Returns ``(png, note)``: ``note`` is None or the conversion done ("grayscale",
     "palette", "CMYK", "alpha", ...); or ``(None, reason)`` when the image is skipped.
@@ -270,7 +271,7 @@ def convert_image(data: bytes, resolution: int, align: bool = False) -> tuple[by
     note = None if im.mode == "RGB" else _MODE_NAMES.get(im.mode, f"mode {im.mode}")
     if align:
         try:
-            im = align_face(to_rgb(im), resolution, method="ffhq").image
+            im = align_face(to_rgb(im), resolution, method=align).image
         except NoUsableFace as e:
             return None, e.reason
     else:
