@@ -283,3 +283,16 @@ def test_export_dialog(qtbot, window, tmp_path):
 def test_run_app_refuses_bad_weights(qapp, tmp_path, capsys):
     assert run_app(tmp_path, "cpu") == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path}: not a weights folder (no generator.json)"
+
+
+def test_named_directions_come_before_the_unsupervised_components(qtbot):
+    from explorer.directions import Direction
+    from explorer.gui.sliders import DirectionSliders
+    vector = torch.zeros(8)
+    directions = [Direction("sefa0-3_1", "Component 1 (layers 0–3)", vector, range(4), 1.0),
+                  Direction("age", "Age", vector, range(10), 1.0, method="interfacegan"),
+                  Direction("pca_1", "Component 1 (layers 0–9)", vector, range(10), 1.0, method="ganspace"),
+                  Direction("pose", "Pose (yaw)", vector, range(4), 1.0, method="pose")]
+    panel = DirectionSliders(directions)
+    qtbot.addWidget(panel)
+    assert list(panel.sliders) == ["age", "pose", "sefa0-3_1", "pca_1"]

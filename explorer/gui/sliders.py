@@ -9,10 +9,12 @@ from explorer.directions import Direction
 from explorer.gui.value_slider import ValueSlider
 
 STEP = 0.1  # σ
+UNSUPERVISED = ("sefa", "ganspace")   # methods whose directions are numbered components, not attributes
 
 
 class DirectionSliders(QWidget):
-    """One ``ValueSlider`` per direction (its min..max in steps of 0.1 σ, default 0).
+    """One ``ValueSlider`` per direction (its min..max in steps of 0.1 σ, default 0): the named
+    attributes (age, gender, pose, …) first, then the unsupervised components, each in stored order.
 
     Signals:
         changed(): any slider moved, or all were reset (one signal for the lot).
@@ -29,7 +31,7 @@ class DirectionSliders(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         self.sliders: dict[str, ValueSlider] = {}
-        for d in directions:
+        for d in sorted(directions, key=lambda d: d.method in UNSUPERVISED):
             slider = ValueSlider(d.label, d.min, d.max, STEP, 0.0, "{:+.1f} σ")
             slider.setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}")
             slider.valueChanged.connect(self.changed)
