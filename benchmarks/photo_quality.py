@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.render_speed import median_ms
 from explorer.data.dataset import split_rows
 from explorer.errors import UserError
 from explorer.export import morph_frames
@@ -204,16 +205,6 @@ def reconstruction(bundle: ModelBundle, lpips, name: str, zip_path: Path, names:
 
 
 # --- speed --------------------------------------------------------------------------------------
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return round(float(np.median(times)), 1)
-
 
 def refine_steps_per_s(bundle: ModelBundle, target: np.ndarray, steps: int) -> float:
     """Median rate of ``refine_ws``'s steps (batch 1), timed between ``on_step`` calls (the first

@@ -21,7 +21,8 @@ from explorer.weights import load_bundle
 PHOTO = Path(__file__).resolve().parents[2] / "shared/data/portraits/grace_hopper.jpg"
 
 
-def _median_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` calls, after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
@@ -49,9 +50,9 @@ def _measure(device: str, weights: Path | None, repeats: int) -> dict:
     ws = Session(seed=1).ws(bundle)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     photo = load_photo(PHOTO)
-    return {f"render_ms_{device}": _median_ms(lambda: (render(bundle, ws), sync()), repeats),
-            f"align_ms_{device}": _median_ms(lambda: align_face(photo, bundle.resolution, method=bundle.alignment), 5),
-            f"align_encode_ms_{device}": _median_ms(lambda: encode_photo(bundle, PHOTO), 5),
+    return {f"render_ms_{device}": median_ms(lambda: (render(bundle, ws), sync()), repeats),
+            f"align_ms_{device}": median_ms(lambda: align_face(photo, bundle.resolution, method=bundle.alignment), 5),
+            f"align_encode_ms_{device}": median_ms(lambda: encode_photo(bundle, PHOTO), 5),
             "resolution": bundle.resolution}
 
 

