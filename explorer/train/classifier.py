@@ -34,7 +34,7 @@ from explorer.nets.classifier import (
     ClassifierConfig,
 )
 from explorer.train import checkpoint
-from explorer.train.progress import TrainingProgress
+from explorer.train.progress import TrainingProgress, non_finite_loss
 from explorer.weights import describe_device
 
 REGRESSION_LABELS = ("age",)           # years
@@ -205,8 +205,7 @@ def train_classifier(cfg: ClassifierTrainConfig, run_dir: Path, *, resume: bool 
             images = torch.where(flip, images.flip(3), images)
             loss = classifier_loss(net(images), all_targets[idx].to(dev), ccfg.heads)
             if not torch.isfinite(loss):
-                raise UserError(f"{run_dir}: loss became {loss.item()} at {progress['nimg'] / 1000:.1f} kimg; "
-                                "stopped, the last checkpoint is kept")
+                raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -36,7 +36,7 @@ from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator
 from explorer.session import RENDER_NOISE_MODE
 from explorer.train import checkpoint
-from explorer.train.progress import TrainingProgress
+from explorer.train.progress import TrainingProgress, non_finite_loss
 from explorer.weights import describe_device, load_generator
 
 
@@ -108,14 +108,14 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     run_dir = Path(run_dir)
     if cfg.kl < 0:
         raise UserError(f"--kl must be ≥ 0, got {cfg.kl:g}")
+    if resume != checkpoint.has_checkpoint(run_dir):
+        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
+                                          "holds a run already; pass --resume or pick a new --outdir"))
     dev = torch.device(device)
     G = load_generator(Path(cfg.generator)).to(dev)
     dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
     if dataset.resolution != G.cfg.resolution:
         raise UserError(f"{cfg.data}: images are {dataset.resolution}², the generator makes {G.cfg.resolution}²")
-    if resume != checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
-                                          "holds a run already; pass --resume or pick a new --outdir"))
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -160,8 +160,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             loss = (rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
                     + cfg.kl * kl)
             if not torch.isfinite(loss):
-                raise UserError(f"{run_dir}: loss became {loss.item()} at {progress['nimg'] / 1000:.1f} kimg; "
-                                "stopped, the last checkpoint is kept")
+                raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -57,7 +57,7 @@ from explorer.train.losses import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
-from explorer.train.progress import TrainingProgress
+from explorer.train.progress import TrainingProgress, non_finite_loss
 from explorer.weights import describe_device
 
 ARCH_FIELDS = ("arch", "resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
@@ -233,9 +233,6 @@ def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, devic
 
 
 def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> Path:
-    dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
-    if dataset.resolution != cfg.resolution:
-        raise UserError(f"{cfg.data}: images are {dataset.resolution}², the run wants {cfg.resolution}²")
     batch_gpu = cfg.batch_gpu or cfg.batch // group.world_size
     if batch_gpu < 1 or cfg.batch % (batch_gpu * group.world_size):
         raise UserError(f"--batch {cfg.batch} does not split into {group.world_size} process(es) × "
@@ -247,6 +244,9 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
         raise UserError(f"{run_dir}: holds a run already; pass --resume to continue it or pick a new --outdir")
     if resume:
         _check_resume(run_dir, cfg)
+    dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
+    if dataset.resolution != cfg.resolution:
+        raise UserError(f"{cfg.data}: images are {dataset.resolution}², the run wants {cfg.resolution}²")
     if group.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -315,13 +315,14 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
         save_network(G_ema, run_dir / "generator", "dcgan_generator" if cfg.arch == "dcgan" else "generator",
                      cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
-        if cfg.metrics_kimg > 0 and progress["nimg"] >= next_metrics[0]:
-            next_metrics[0] += cfg.metrics_kimg * 1000
+        nonlocal next_metrics
+        if cfg.metrics_kimg > 0 and progress["nimg"] >= next_metrics:
+            next_metrics += cfg.metrics_kimg * 1000
             records = compute("fid", Path(cfg.data), run_dir, num=cfg.metrics_num, device=str(dev))
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.writelines(json.dumps({"kimg": round(progress["nimg"] / 1000, 3), **r}) + "\n" for r in records)
 
-    next_metrics = [progress["nimg"] + cfg.metrics_kimg * 1000]   # the next snapshot with metrics
+    next_metrics = progress["nimg"] + cfg.metrics_kimg * 1000     # images after which a snapshot adds metrics
 
     def reals(idx: np.ndarray, flip: np.ndarray, chunk: int) -> torch.Tensor:
         """Micro-batch ``chunk`` of the step's real images (indices ``idx``, x-flipped where ``flip``)."""
@@ -418,8 +419,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
             names = list(sums)
             values = dict(zip(names, group.sum_(torch.stack([sums[n] for n in names])).tolist()))
             if not all(np.isfinite(v) for v in values.values()):
-                raise UserError(f"{run_dir}: loss became {values['loss_G']} (G) / {values['loss_D']} (D) at "
-                                f"{progress['nimg'] / 1000:.1f} kimg; stopped, the last checkpoint is kept")
+                raise non_finite_loss(run_dir, progress["nimg"], f"{values['loss_G']} (G) / {values['loss_D']} (D)")
             if ada is not None and (step + 1) % ada.interval == 0:
                 ada.update(augment, group.sum_(ada.stats))
                 values["rt"] = ada.rt

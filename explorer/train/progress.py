@@ -11,6 +11,14 @@ from typing import Self
 import numpy as np
 from tqdm import tqdm
 
+from explorer.errors import UserError
+
+
+def non_finite_loss(run_dir: Path, nimg: int, loss: str) -> UserError:
+    """The error that stops a run whose loss became ``loss`` (e.g. "nan") after ``nimg`` images;
+    the checkpoint on disk is the last good one, since checkpoints are only written after a step."""
+    return UserError(f"{run_dir}: loss became {loss} at {nimg / 1000:.1f} kimg; stopped, the last checkpoint is kept")
+
 
 class TrainingProgress:
     """Counts images shown, averages the logged values over each tick and says when to snapshot.
