@@ -19,6 +19,8 @@ from PIL import Image
 from explorer.data.dataset_tool import METADATA_NAME, check_resolution, image_name
 from explorer.errors import UserError
 
+VAL_PERCENT = 10  # the share of photos every trainer holds out by default, in percent
+
 
 class ImageDataset(torch.utils.data.Dataset):
     """The images and labels of a dataset zip.

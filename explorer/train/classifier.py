@@ -25,7 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.data.dataset import ImageDataset, read_dataset_meta, split_rows
+from explorer.data.dataset import (
+    VAL_PERCENT,
+    ImageDataset,
+    read_dataset_meta,
+    split_rows,
+)
 from explorer.errors import UserError
 from explorer.netio import save_network
 from explorer.nets.classifier import (
@@ -51,7 +56,7 @@ class ClassifierTrainConfig:
     batch: int = 64
     lr: float = 0.002
     kimg: float = 200.0
-    val_percent: int = 10
+    val_percent: int = VAL_PERCENT
     channel_base: int = 2048
     channel_max: int = 256
     tick_kimg: float = 4.0
@@ -211,6 +216,6 @@ def train_classifier(cfg: ClassifierTrainConfig, run_dir: Path, *, resume: bool 
             opt.step()
             progress["nimg"] += cfg.batch
             progress["step"] += 1
-            if bar.step(progress["nimg"], cfg.batch, loss=loss.item()):
+            if bar.step(progress["nimg"], loss=loss.item()):
                 snapshot()
     return run_dir

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.data.dataset import ImageDataset, holdout_split
+from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.latent import broadcast
@@ -55,7 +55,7 @@ class EncoderTrainConfig:
     latent_weight: float = 1.0
     delta_weight: float = 0.001
     kl: float = 0.0  # β of the VAE option; 0 = the deterministic pSp/e4e encoder
-    val_percent: int = 10
+    val_percent: int = VAL_PERCENT
     channel_base: int = 2048
     channel_max: int = 256
     tick_kimg: float = 1.0
@@ -166,7 +166,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             opt.step()
             progress["nimg"] += cfg.batch
             progress["step"] += 1
-            if bar.step(progress["nimg"], cfg.batch, loss=loss.item(), recon_real=rec[:len(real)].mean().item(),
+            if bar.step(progress["nimg"], loss=loss.item(), recon_real=rec[:len(real)].mean().item(),
                         latent=latent.item(), **({"kl": kl.item()} if variational else {})):
                 snapshot()
     return run_dir

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.data.dataset import ImageDataset, holdout_split
+from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.metrics.registry import compute
@@ -58,7 +58,7 @@ from explorer.train.losses import (
     wgan_generator_loss,
 )
 from explorer.train.progress import TrainingProgress, non_finite_loss
-from explorer.weights import describe_device
+from explorer.weights import DCGAN_KIND, describe_device
 
 ARCH_FIELDS = ("arch", "resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
 # Defaults that depend on the architecture, for the fields left None.
@@ -118,7 +118,7 @@ class GanTrainConfig:
     ema_kimg: float = 5.0
     ema_rampup: float = 0.05
     mirror: bool = True
-    val_percent: int = 10
+    val_percent: int = VAL_PERCENT
     metrics_kimg: float = 0.0
     metrics_num: int = 1000
     precision: str = "auto"
@@ -312,7 +312,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
         with torch.no_grad():
             fakes = torch.cat([G_ema(z, noise_mode="const") for z in grid_z.split(8)])
         image_grid(to_uint8(fakes), cols=8).save(run_dir / f"fakes{kimg:06d}.png")
-        save_network(G_ema, run_dir / "generator", "dcgan_generator" if cfg.arch == "dcgan" else "generator",
+        save_network(G_ema, run_dir / "generator", DCGAN_KIND if cfg.arch == "dcgan" else "generator",
                      cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))
         nonlocal next_metrics
@@ -429,6 +429,6 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
             progress["nimg"] += B
             progress["step"] += 1
             values.update(augment_p=float(augment.p), mem_gb=_memory_gb(dev))
-            if bar.step(progress["nimg"], B, **values) and group.is_main:
+            if bar.step(progress["nimg"], **values) and group.is_main:
                 snapshot()
     return run_dir

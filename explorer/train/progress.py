@@ -42,8 +42,9 @@ class TrainingProgress:
         self.tick_start, self.tick_nimg = time.time(), nimg
         self.values: dict[str, list[float]] = {}
         self.postfix = postfix
-        self.stats = open(Path(run_dir) / "stats.jsonl", "a") if enabled else None
-        self.bar = tqdm(total=self.total / 1000, initial=nimg / 1000, unit="kimg", dynamic_ncols=True, disable=not enabled,
+        self.stats = Path(run_dir) / "stats.jsonl" if enabled else None
+        self.bar = tqdm(total=self.total, initial=min(nimg, self.total), unit="kimg", unit_scale=0.001,
+                        dynamic_ncols=True, disable=not enabled,
                         bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]")
 
     def __enter__(self) -> Self:
@@ -51,15 +52,12 @@ class TrainingProgress:
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
-        if self.stats:
-            self.stats.close()
 
-    def step(self, nimg: int, batch: int, **values: float) -> bool:
-        """Record a minibatch of ``batch`` images (``nimg`` shown in all, after it) and its
-        values; writes a stats row at tick ends. Returns True when a snapshot is due."""
+    def step(self, nimg: int, **values: float) -> bool:
+        """Record a minibatch (``nimg`` images shown in all, after it) and its values; writes a stats row at tick ends. Returns True when a snapshot is due."""
         for name, value in values.items():
             self.values.setdefault(name, []).append(value)
-        self.bar.update(min(batch, self.total - (nimg - batch)) / 1000)
+        self.bar.update(min(nimg, self.total) - self.bar.n)
         done = nimg >= self.total
         if nimg >= self.next_tick or done:
             now = time.time()
@@ -67,8 +65,8 @@ class TrainingProgress:
                    "img_per_s": round((nimg - self.tick_nimg) / (now - self.tick_start), 2),
                    **{k: round(float(np.mean(v)), 5) for k, v in self.values.items()}}
             if self.stats:
-                self.stats.write(json.dumps(row) + "\n")
-                self.stats.flush()
+                with open(self.stats, "a") as f:
+                    f.write(json.dumps(row) + "\n")
             self.bar.set_postfix_str(f"{row['img_per_s']:.1f} img/s, {self.postfix} {row[self.postfix]:.4f}")
             self.values = {}
             self.tick_start, self.tick_nimg = now, nimg
