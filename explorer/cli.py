@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"when the {group} W+ layers move within each segment (default 0:1)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
+    p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "
+                                                      "(mean LPIPS/dt² of consecutive frames, and the largest step over it)")
     _weights_args(p)
 
     p = sub.add_parser("dataset", help="dataset tools")
@@ -208,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, required=True, help="a new folder")
 
     p = sub.add_parser("eval", help="quality metrics; one JSON object per figure on stdout")
-    p.add_argument("metric", choices=["fid", "kid", "pr", "lpips", "identity", "ppl"])
-    p.add_argument("--real", type=Path, help="dataset zip, zip or folder of images, or weights folder (not used by ppl)")
+    p.add_argument("metric", choices=["fid", "kid", "pr", "lpips", "identity", "ppl", "detection"])
+    p.add_argument("--real", type=Path,
+                   help="dataset zip, zip or folder of images, or weights folder (not used by ppl and detection)")
     p.add_argument("--fake", type=Path, required=True, help="the same kinds; ppl needs a weights folder")
-    p.add_argument("--num", type=int, help="images per set (fid, kid, pr; default 10000), samples (ppl; 10000) "
-                                           "or pairs (lpips, identity; default all)")
+    p.add_argument("--num", type=int, help="images per set (fid, kid, pr, detection; default 10000), samples "
+                                           "(ppl; 10000) or pairs (lpips, identity; default all)")
     p.add_argument("--resolution", type=int, help="evaluate at R×R (default: the resolution of --fake)")
+    p.add_argument("--split", choices=["train", "held-out"], help="use only the trainers' train or held-out rows of the --real dataset zip")
     _device_arg(p)
     return parser
 

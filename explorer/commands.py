@@ -111,6 +111,9 @@ def cmd_morph(args) -> int:
     out = export_frames(morph_frames(bundle, session, args.frames), args.out, fps=args.fps,
                         sidecar=morph_sidecar(bundle, session, args.frames, args.fps))
     print(f"wrote {args.frames} frames to {out}")
+    if args.ppl:
+        from explorer.metrics.ppl import morph_ppl
+        print(json.dumps(morph_ppl(bundle.generator, session.morph_ws(bundle, args.frames))), flush=True)
     return 0
 
 
@@ -258,7 +261,7 @@ def cmd_weights(args) -> int:
 
 def cmd_eval(args) -> int:
     from explorer.metrics.registry import compute
-    for record in compute(args.metric, args.real, args.fake, args.num, args.resolution, args.device):
+    for record in compute(args.metric, args.real, args.fake, args.num, args.resolution, args.device, args.split):
         print(json.dumps(record), flush=True)
     return 0
 

@@ -245,22 +245,31 @@ def align_face(image: Image.Image, resolution: int, *, method: str, source: str 
                        quad, num_faces)
 
 
-def _largest_face(image: Image.Image, source: str) -> tuple[FaceBox, np.ndarray, int]:
-    """(box, landmarks, number of faces) of the largest face in an RGB photo, in its coordinates.
+def find_faces(image: Image.Image) -> tuple[Image.Image, list[FaceBox], int]:
+    """Faces in an RGB image as alignment searches for them: (the image searched, its faces
+    largest first, the border added on each side in px).
 
-    A photo without a face is searched again inside a border (edge pixels repeated) a quarter
+    An image without a face is searched again inside a border (edge pixels repeated) a quarter
     of its shorter side wide: HOG misses faces cut by the frame, as in tight crops like
-    UTKFace's (all 10 misses of 200 found again) and CelebA's (4 of 11).
+    UTKFace's (all 10 misses of 200 found again) and CelebA's (4 of 11). Boxes are in the
+    searched image's pixels.
+    """
+    boxes = detect_faces(image)
+    if boxes:
+        return image, boxes, 0
+    border = max(1, min(image.size) // 4)
+    image = Image.fromarray(np.pad(np.asarray(image), ((border, border), (border, border), (0, 0)), mode="edge"))
+    return image, detect_faces(image), border
+
+
+def _largest_face(image: Image.Image, source: str) -> tuple[FaceBox, np.ndarray, int]:
+    """(box, landmarks, number of faces) of the largest face in an RGB photo (``find_faces``),
+    in its coordinates.
 
     Raises:
         NoUsableFace: no face, or the largest is smaller than ``MIN_FACE_PX``.
     """
-    border = 0
-    boxes = detect_faces(image)
-    if not boxes:
-        border = max(1, min(image.size) // 4)
-        image = Image.fromarray(np.pad(np.asarray(image), ((border, border), (border, border), (0, 0)), mode="edge"))
-        boxes = detect_faces(image)
+    image, boxes, border = find_faces(image)
     if not boxes:
         raise NoUsableFace(f"{source}: no face found", "no face")
     box = boxes[0]

@@ -41,6 +41,7 @@ from explorer.nets.stylegan import Generator, GeneratorConfig
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
 # Networks saved before their configs named ``resample`` were trained with interpolation.
+DCGAN_KIND = "dcgan_generator"  # the "kind" in the JSON beside a DCGAN generator's weights
 LEGACY_RESAMPLE = {"resample": "interpolate"}
 
 
@@ -118,7 +119,7 @@ def load_dcgan_generator(stem: Path) -> DCGANGenerator:
     Raises:
         UserError: missing, broken or mismatched files.
     """
-    return _load_network(stem, "dcgan_generator", lambda cfg: DCGANGenerator(DCGANConfig(**cfg)))
+    return _load_network(stem, DCGAN_KIND, lambda cfg: DCGANGenerator(DCGANConfig(**cfg)))
 
 
 def load_encoder(stem: Path) -> Encoder:

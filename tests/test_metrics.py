@@ -10,11 +10,17 @@ import torch
 from PIL import Image
 
 from explorer.cli import build_parser, main
-from explorer.data.dataset import make_synthetic_dataset
+from explorer.data.dataset import VAL_PERCENT, holdout_split, make_synthetic_dataset
+from explorer.data.dataset_tool import image_name
+from explorer.errors import UserError
+from explorer.images import to_uint8
+from explorer.latent import seed_to_z
 from explorer.metrics import fid, identity, ppl, registry, sources
 from explorer.metrics.lpips import load_lpips
+from explorer.netio import save_network
+from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
 from explorer.session import Session, render
-from explorer.weights import load_bundle
+from explorer.weights import DCGAN_KIND, load_bundle
 
 
 @pytest.fixture(autouse=True)
@@ -206,10 +212,31 @@ def test_ppl_samples_and_morph_path_lengths(weights_dir):
     samples = ppl.path_lengths(G, lpips, num=6, batch=4)
     assert samples.shape == (6,) and np.isfinite(samples).all() and (samples > 0).all()
     assert np.array_equal(samples[:2], ppl.path_lengths(G, lpips, num=2))
+    in_z = ppl.path_lengths(G, lpips, num=6, space="z")
+    assert np.isfinite(in_z).all() and (in_z > 0).all() and not np.allclose(in_z, samples)
     ws_a, ws_b = Session(seed=1, psi=1).ws(bundle), Session(seed=2, psi=1).ws(bundle)
-    steps = ppl.morph_path_lengths(G, lpips, ws_a, ws_b, frames=5)
+    t = torch.linspace(0, 1, 5).view(-1, 1, 1)
+    steps = ppl.morph_path_lengths(G, lpips, ws_a.lerp(ws_b, t), batch=2)
     assert steps.shape == (4,) and (steps > 0).all()
-    assert np.allclose(ppl.morph_path_lengths(G, lpips, ws_a, ws_a, frames=3), 0, atol=1e-6)
+    assert np.allclose(ppl.morph_path_lengths(G, lpips, ws_a.expand(3, -1, -1)), 0, atol=1e-6)
+
+
+def test_ppl_in_z_of_a_generator_without_w():
+    G = DCGANGenerator(DCGANConfig(resolution=64, z_dim=8, channels=4)).eval()
+    samples = ppl.path_lengths(G, load_lpips("alex"), num=3, space="z")
+    assert samples.shape == (3,) and np.isfinite(samples).all() and (samples > 0).all()
+    with pytest.raises(ValueError, match="StyleGAN2"):
+        ppl.path_lengths(G, load_lpips("alex"), num=1, space="w")
+
+
+def test_morph_prints_its_path_length(capsys, tmp_path, weights_dir, monkeypatch):
+    monkeypatch.setattr(ppl, "NET", "alex")              # the shipped LPIPS; VGG16 is converted on demand
+    code, out, err = run(capsys, "morph", "seed:1", "seed:2", "--frames", 6, "--ppl", "--weights", weights_dir,
+                         "--out", tmp_path / "frames")
+    assert code == 0, err
+    record = json.loads(out.splitlines()[-1])
+    assert record["metric"] == "morph_ppl" and record["frames"] == 6
+    assert record["value"] > 0 and record["max_over_mean"] >= 1
 
 
 def test_ppl_drops_the_outer_percentiles():
@@ -234,6 +261,48 @@ def test_generated_images_are_the_seeds_at_psi_1(weights_dir):
     images = gen.load(np.array([3, 5]), gen.native_resolution)
     assert np.array_equal(images[1], render(gen.bundle, Session(seed=5, psi=1).ws(gen.bundle))[0])
     assert gen.load(np.array([3]), 16).shape == (1, 16, 16, 3)
+
+
+def test_dataset_splits_are_the_trainers_held_out_split(tmp_path):
+    data = make_synthetic_dataset(tmp_path / "d.zip", 60, 8)
+    train, held = (sources.open_source(data, split=s) for s in ("train", "held-out"))
+    want_train, want_held = holdout_split(data, VAL_PERCENT)
+    assert train.members == [image_name(int(i)) for i in want_train]
+    assert held.members == [image_name(int(i)) for i in want_held]
+    assert held.count > 0 and train.count + held.count == 60
+    assert "held-out split" in held.describe(np.arange(held.count)) and train.fingerprint() != held.fingerprint()
+    with pytest.raises(UserError, match="needs a dataset zip"):
+        sources.open_source(tmp_path, split="train")
+
+
+def test_a_dcgan_run_folder_renders_its_seeds(tmp_path):
+    G = DCGANGenerator(DCGANConfig(resolution=16, z_dim=8, channels=4)).eval()
+    save_network(G, tmp_path / "generator", DCGAN_KIND, G.cfg.to_dict())
+    source = sources.open_source(tmp_path, "fake", "cpu")
+    assert isinstance(source, sources.LatentImages) and source.native_resolution == 16
+    with torch.inference_mode():
+        expected = to_uint8(G(seed_to_z(5, 8)))[0]
+    assert np.array_equal(source.load(np.array([3, 5]), 16)[1], expected)
+    with pytest.raises(UserError, match="no W space"):
+        ppl.ppl_metric(None, source, 2, 16, "cpu", space="w")
+
+
+def test_detection_rate_counts_one_face_per_real_face_and_none_in_noise(capsys, tmp_path, shared_data):
+    faces, noise = tmp_path / "faces", tmp_path / "noise"
+    faces.mkdir(), noise.mkdir()
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(shared_data / "utkface.zip") as zf:
+        names = sorted(n for n in zf.namelist() if n.endswith(".jpg"))[:8]
+        for i, name in enumerate(names):
+            with zf.open(name) as f:
+                Image.open(f).convert("RGB").resize((64, 64), Image.LANCZOS).save(faces / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(noise / f"{i}.png")
+    for folder, lowest, highest in ((faces, 7 / 8, 1.0), (noise, 0.0, 0.0)):
+        code, out, err = run(capsys, "eval", "detection", "--fake", folder, "--num", 8)
+        assert code == 0, err
+        record = json.loads(out)
+        assert record["metric"] == "detection_rate" and record["num"] == 8
+        assert lowest <= record["value"] <= highest and record["several"] == 0
 
 
 def test_selection_is_a_seeded_subset_and_pairs_follow_names(tmp_path, weights_dir):

@@ -3,7 +3,8 @@
 A metric function takes ``(real, fake, num, resolution, device)`` (image sets from
 ``explorer.metrics.sources``) and returns a list of records, one JSON object per figure:
 ``{"metric": NAME, "value": float, "num": N, "reference": "what was compared, and how", ...}``.
-``pr`` gives two records (precision, recall); the others one.
+``pr`` gives two records (precision, recall); the others one. ``ppl`` and ``detection`` measure
+the --fake set alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer.errors import UserError
+from explorer.metrics.detection import detection_metric
 from explorer.metrics.fid import fid_metric, kid_metric, pr_metric
 from explorer.metrics.identity import identity_metric
 from explorer.metrics.lpips import lpips_metric
@@ -39,19 +41,22 @@ METRICS: dict[str, Metric] = {
     "lpips": Metric(lpips_metric, None),
     "identity": Metric(identity_metric, None),
     "ppl": Metric(ppl_metric, DEFAULT_NUM, needs_real=False),
+    "detection": Metric(detection_metric, DEFAULT_NUM, needs_real=False),
 }
 
 
 def compute(name: str, real: Path | None, fake: Path, num: int | None = None, resolution: int | None = None,
-            device: str = "auto") -> list[dict]:
+            device: str = "auto", split: str | None = None) -> list[dict]:
     """Evaluate metric ``name`` on the image sets at ``real`` and ``fake``.
 
     Args:
         name: a key of ``METRICS``.
-        real, fake: dataset zip, zip or folder of images, or weights folder (``real`` unused by ppl).
-        num: images per set (fid, kid, pr), samples (ppl) or pairs (lpips, identity; default all).
+        real, fake: dataset zip, zip or folder of images, or weights folder (``real`` unused by
+            ppl and detection).
+        num: images per set (fid, kid, pr, detection), samples (ppl) or pairs (lpips, identity; default all).
         resolution: evaluation resolution R (default: the native resolution of ``fake``).
         device: "auto", "cpu", "cuda" or "mps".
+        split: None, or "train" / "held-out" to use only those rows of a dataset zip given as ``real``.
 
     Returns:
         The metric's records (see the module docstring).
@@ -70,5 +75,5 @@ def compute(name: str, real: Path | None, fake: Path, num: int | None = None, re
         raise UserError(f"{name} compares two image sets: give --real PATH")
     dev = pick_device(device)
     fake_set = open_source(fake, "fake", str(dev))
-    real_set = open_source(real, "real", str(dev)) if metric.needs_real else None
+    real_set = open_source(real, "real", str(dev), split) if metric.needs_real else None
     return metric.fn(real_set, fake_set, num or metric.default_num, resolution or fake_set.native_resolution, dev)

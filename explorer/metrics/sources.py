@@ -4,12 +4,15 @@ folder (which generates them).
 Every set yields uint8 images [B, R, R, 3] at the evaluation resolution R:
 
 - dataset zip (``dataset.json`` inside): its images ``img00000000.png`` …, keys ``img00000000`` …;
+  optionally only its "train" or "held-out" rows, the split every trainer uses
+  (``explorer.data.dataset.holdout_split``);
 - zip or folder of images (.png .jpg .jpeg .bmp .webp .tif .tiff, searched recursively): sorted
   by name, keyed by their path without the suffix. A folder written by ``explorer encode``
   (``NAME_aligned.png`` + ``NAME_recon.png``) gives its aligned photos as --real and its
   reconstructions as --fake, both keyed ``NAME``;
 - weights folder (``generator.json`` inside): seed i rendered at ψ = 1 as the app renders it
-  (``explorer.session.render``), keyed ``seed0000`` … like ``explorer generate``.
+  (``explorer.session.render``), keyed ``seed0000`` … like ``explorer generate``; a DCGAN
+  baseline's run folder renders seed i as G(z) (``LatentImages``).
 
 Images on disk are EXIF-rotated, converted to RGB, centre-cropped to a square and resized to R
 with Lanczos unless already R×R; generated images are quantized to uint8 first and resized the
@@ -31,13 +34,21 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from explorer.data.dataset import read_dataset_meta
+from explorer.data.dataset import VAL_PERCENT, holdout_split, read_dataset_meta
 from explorer.data.dataset_tool import METADATA_NAME, image_name
 from explorer.errors import UserError
-from explorer.images import centre_square, decode_image
+from explorer.images import centre_square, decode_image, to_uint8
 from explorer.latent import broadcast, seed_to_z
-from explorer.weights import file_sha256, load_bundle
+from explorer.netio import read_json
+from explorer.weights import (
+    DCGAN_KIND,
+    file_sha256,
+    load_bundle,
+    load_dcgan_generator,
+    pick_device,
+)
 
+SPLITS = ("train", "held-out")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 SUBSET_SEED = 0
 _SEED_KEY = re.compile(r"seed(\d+)")
@@ -49,20 +60,30 @@ class FileImages:
     Args:
         path: the zip or folder.
         role: "real" or "fake"; only matters for ``explorer encode`` folders (aligned vs recon).
+        split: None (every image), or "train" / "held-out": the rows of a dataset zip on that
+            side of the trainers' split with ``val_percent`` held out.
 
     Raises:
-        UserError: unreadable zip or folder, or no images in it.
+        UserError: unreadable zip or folder, no images in it, or a split of something that is
+            not a dataset zip.
+        ValueError: an unknown ``split``.
     """
 
-    def __init__(self, path: Path, role: str = "real"):
+    def __init__(self, path: Path, role: str = "real", split: str | None = None, val_percent: int = VAL_PERCENT):
         self.path = Path(path)
         self._zip = self.path.is_file()
         members = self._list_members()
         self.is_dataset = self._zip and METADATA_NAME in members
+        self.split = split
         encoded = False
+        if split not in (None, *SPLITS):
+            raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
+        if split is not None and not self.is_dataset:
+            raise UserError(f"{self.path}: --split needs a dataset zip (made by `explorer dataset build`)")
         if self.is_dataset:
             count = read_dataset_meta(self.path)["count"]
-            members = [image_name(i) for i in range(count)]
+            rows = np.arange(count) if split is None else holdout_split(self.path, val_percent)[split == "held-out"]
+            members = [image_name(int(i)) for i in rows]
         else:
             members = sorted(m for m in members if PurePosixPath(m).suffix.lower() in IMAGE_SUFFIXES
                              and not any(part.startswith(".") for part in PurePosixPath(m).parts))
@@ -102,7 +123,8 @@ class FileImages:
 
     def describe(self, indices: np.ndarray) -> str:
         part = f"all {self.count}" if len(indices) == self.count else f"{len(indices)} of {self.count}"
-        return f"{self.path.name} ({part} images)"
+        split = f"{self.split} split: " if self.split else ""
+        return f"{self.path.name} ({split}{part} images)"
 
     def load(self, indices: np.ndarray, resolution: int) -> np.ndarray:
         """Images at ``indices`` → uint8 [B, R, R, 3]."""
@@ -137,26 +159,12 @@ class FileImages:
         return resize_square(im, resolution)
 
 
-class GeneratedImages:
-    """Images rendered from a weights folder: seed i → z (``seed_to_z``) → w at ψ = 1 → W+.
-
-    Raises:
-        UserError: not a loadable weights folder.
-    """
+class SeedImages:
+    """Images a generator renders from seeds: seed i is image i (``seed_to_z``), keyed ``seed0000`` …
+    like ``explorer generate``; there is no fixed count."""
 
     count = None
-
-    def __init__(self, path: Path, device: str = "auto"):
-        self.path = Path(path)
-        self.bundle = load_bundle(self.path, device)
-
-    @property
-    def native_resolution(self) -> int:
-        return self.bundle.resolution
-
-    def fingerprint(self) -> str:
-        """sha256 of the generator's tensors and configuration."""
-        return file_sha256(self.path / "generator.safetensors") + file_sha256(self.path / "generator.json")
+    path: Path
 
     def describe(self, indices: np.ndarray) -> str:
         return f"{self.path.name} (seeds {indices[0]}-{indices[-1]}, psi=1)" if len(indices) else self.path.name
@@ -166,33 +174,97 @@ class GeneratedImages:
         match = _SEED_KEY.fullmatch(PurePosixPath(key).name)
         return int(match.group(1)) if match else None
 
+    def render(self, z: torch.Tensor) -> np.ndarray:
+        """z [B, z_dim] float32 → uint8 [B, R, R, 3] at the generator's resolution."""
+        raise NotImplementedError
+
     def load(self, indices: np.ndarray, resolution: int) -> np.ndarray:
-        """Seeds ``indices`` → uint8 [B, R, R, 3]."""
-        from explorer.session import render
-        G = self.bundle.generator
-        z = torch.cat([seed_to_z(int(s), G.cfg.z_dim) for s in indices]).to(self.bundle.device)
-        with torch.inference_mode():
-            ws = broadcast(G.mapping(z), G.num_ws)
-        images = render(self.bundle, ws)
+        """Seeds ``indices`` → uint8 [B, R, R, 3] (resized with Lanczos when R differs)."""
+        images = self.render(torch.cat([seed_to_z(int(s), self.z_dim) for s in indices]))
         if images.shape[1] == resolution:
             return images
         return np.stack([resize_square(Image.fromarray(im), resolution) for im in images])
 
 
-ImageSource = FileImages | GeneratedImages
-
-
-def open_source(path: Path, role: str = "real", device: str = "auto") -> ImageSource:
-    """A PATH given as --real or --fake → its image set.
+class GeneratedImages(SeedImages):
+    """Images rendered from a weights folder as the app renders them: seed i → z → w at ψ = 1 → W+.
 
     Raises:
-        UserError: the path does not exist or is none of the accepted kinds.
+        UserError: not a loadable weights folder.
+    """
+
+    def __init__(self, path: Path, device: str = "auto"):
+        self.path = Path(path)
+        self.bundle = load_bundle(self.path, device)
+        self.z_dim = self.bundle.generator.cfg.z_dim
+
+    @property
+    def native_resolution(self) -> int:
+        return self.bundle.resolution
+
+    def fingerprint(self) -> str:
+        """sha256 of the generator's tensors and configuration."""
+        return file_sha256(self.path / "generator.safetensors") + file_sha256(self.path / "generator.json")
+
+    def render(self, z: torch.Tensor) -> np.ndarray:
+        from explorer.session import render
+        G = self.bundle.generator
+        with torch.inference_mode():
+            ws = broadcast(G.mapping(z.to(self.bundle.device)), G.num_ws)
+        return render(self.bundle, ws)
+
+
+class LatentImages(SeedImages):
+    """Images from a generator without W space, such as the DCGAN baseline or a peer's DCGAN:
+    seed i → z → G(z) (batch norm in eval mode), quantized to uint8.
+
+    Args:
+        generator: z [B, z_dim] → float [B, 3, R, R] in [-1, 1], with ``cfg.z_dim`` and ``cfg.resolution``.
+        path: where its weights came from (named in the metrics' "reference").
+        fingerprint: a string that changes whenever the weights do (the feature cache's key).
+        device: where to run it.
+    """
+
+    def __init__(self, generator: torch.nn.Module, path: Path, fingerprint: str, device: str | torch.device = "cpu"):
+        self.path = Path(path)
+        self.device = torch.device(device)
+        self.generator = generator.eval().to(self.device)
+        self.z_dim = generator.cfg.z_dim
+        self._fingerprint = fingerprint
+
+    @property
+    def native_resolution(self) -> int:
+        return self.generator.cfg.resolution
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def render(self, z: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return to_uint8(self.generator(z.to(self.device)))
+
+
+ImageSource = FileImages | SeedImages
+
+
+def open_source(path: Path, role: str = "real", device: str = "auto", split: str | None = None) -> ImageSource:
+    """A PATH given as --real or --fake → its image set (``split``: see ``FileImages``).
+
+    Raises:
+        UserError: the path does not exist or is none of the accepted kinds, or a split of
+            something that is not a dataset zip.
     """
     path = Path(path)
     if path.is_dir() and (path / "generator.json").is_file():
+        if split is not None:
+            raise UserError(f"{path}: --split needs a dataset zip, not a generator")
+        if read_json(path / "generator.json").get("kind") == DCGAN_KIND:
+            stem = path / "generator"
+            return LatentImages(load_dcgan_generator(stem), path, file_sha256(stem.with_suffix(".safetensors")),
+                                pick_device(device))
         return GeneratedImages(path, device)
     if path.is_dir() or (path.is_file() and zipfile.is_zipfile(path)):
-        return FileImages(path, role)
+        return FileImages(path, role, split)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     raise UserError(f"{path}: not a dataset zip, a zip or folder of images, or a weights folder")
@@ -218,7 +290,7 @@ def pair(real: ImageSource, fake: ImageSource, num: int | None) -> tuple[np.ndar
     Raises:
         UserError: no key in common, or two weights folders without ``num``.
     """
-    if isinstance(real, GeneratedImages) and isinstance(fake, GeneratedImages):
+    if isinstance(real, SeedImages) and isinstance(fake, SeedImages):
         if num is None:
             raise UserError("two weights folders have no natural pairs: give --num N to compare seeds 0..N-1")
         idx = np.arange(num)
