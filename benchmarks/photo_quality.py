@@ -30,11 +30,12 @@ Prints progress on stderr and one JSON object on the last line of stdout.
    resample "stylegan2") against a portrait aligned at 128².
 
 3. Morph smoothness. A ``--frames``-frame morph (``Session`` with two photo keyframes, linear,
-   ``explorer.export.morph_frames`` as ``explorer morph`` renders it; encoder alone, as
-   ``explorer morph`` encodes photos) between the two portraits and between ``--pairs`` pairs of
-   held-out UTKFace photos (aligned photos 2i and 2i + 1 of part 1): LPIPS-alex between
-   consecutive frames, its max / mean per morph (issue target ≤ 2.5), and whether both end frames
-   are the same person as their photo crops (identity < 0.6).
+   perceptual pace, ``explorer.export.morph_frames`` as ``explorer morph`` renders it; encoder
+   alone, as ``explorer morph`` encodes photos) between the two portraits and between ``--pairs``
+   pairs of held-out UTKFace photos (aligned photos 2i and 2i + 1 of part 1): LPIPS-alex between
+   consecutive frames, its max / mean per morph (issue target ≤ 2.5; also for frames evenly
+   spaced in time), and whether both end frames are the same person as their photo crops
+   (identity < 0.6).
 
 Calibration (``identity_calibration``, ``--calibration-pairs`` people): the identity metric on
 real photos at the shipped resolution, two CelebA photos of the same person (share below 0.6:
@@ -54,6 +55,7 @@ import platform
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -242,13 +244,17 @@ def speed(bundle: ModelBundle, portraits: list[Path], repeats: int, steps: int) 
 
 def morph(bundle: ModelBundle, lpips, crop_a: np.ndarray, ws_a: torch.Tensor, label_a: str,
           crop_b: np.ndarray, ws_b: torch.Tensor, label_b: str, frames: int) -> dict:
-    session = Session(keyframes=(Keyframe.from_photo(Path(label_a), ws_a), Keyframe.from_photo(Path(label_b), ws_b)))
-    video = np.stack(list(morph_frames(bundle, session, frames)))
+    session = Session(keyframes=(Keyframe.from_photo(Path(label_a), ws_a), Keyframe.from_photo(Path(label_b), ws_b)),
+                      pace="perceptual")
+    by_time = np.stack(list(morph_frames(bundle, session, replace(session, pace="time").frame_times(bundle, frames))))
+    time_steps = lpips_distances(lpips, by_time[:-1], by_time[1:])
+    video = np.stack(list(morph_frames(bundle, session, session.frame_times(bundle, frames))))
     steps = lpips_distances(lpips, video[:-1], video[1:])
     desc, _ = face_descriptors([crop_a, video[0], crop_b, video[-1]])
     ends = descriptor_distances(desc[[0, 2]], desc[[1, 3]])
     return {"pair": [label_a, label_b], "lpips_step_mean": _r(steps.mean(), 5), "lpips_step_max": _r(steps.max(), 5),
             "max_over_mean": _r(steps.max() / steps.mean(), 3),
+            "max_over_mean_even_time": _r(time_steps.max() / time_steps.mean(), 3),
             "ends_identity": [_r(d) for d in ends],
             "ends_same_person": bool(np.all(ends < SAME_PERSON))}     # NaN (no face) compares False
 

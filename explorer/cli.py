@@ -12,7 +12,7 @@ from pathlib import Path
 
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
-from explorer.morph import EASINGS, GROUPS, TOGETHER
+from explorer.morph import EASINGS, GROUPS, PACES, TOGETHER
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_at_least(2), default=60)
     p.add_argument("--fps", type=_at_least(1), default=30)
     p.add_argument("--easing", choices=EASINGS, default="linear", help="speed curve within each segment")
+    p.add_argument("--pace", choices=PACES, default="perceptual",
+                   help="space frames evenly in how much the picture changes (default), or evenly in time")
     for group in GROUPS:
         p.add_argument(f"--{group}", type=_window, default=TOGETHER[group], metavar="START:END",
                        help=f"when the {group} W+ layers move within each segment (default 0:1)")

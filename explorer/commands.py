@@ -106,14 +106,15 @@ def cmd_morph(args) -> int:
     bundle = _bundle(args)
     specs = [args.first, *args.rest]
     session = Session(psi=args.trunc, keyframes=tuple(_keyframe(bundle, spec) for spec in specs),
-                      times=evenly_spaced(len(specs)), easing=args.easing,
+                      times=evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
-    out = export_frames(morph_frames(bundle, session, args.frames), args.out, fps=args.fps,
-                        sidecar=morph_sidecar(bundle, session, args.frames, args.fps))
+    times = session.frame_times(bundle, args.frames)
+    out = export_frames(morph_frames(bundle, session, times), args.out, fps=args.fps,
+                        sidecar=morph_sidecar(bundle, session, times, args.fps))
     print(f"wrote {args.frames} frames to {out}")
     if args.ppl:
         from explorer.metrics.ppl import morph_ppl
-        print(json.dumps(morph_ppl(bundle.generator, session.morph_ws(bundle, args.frames))), flush=True)
+        print(json.dumps(morph_ppl(bundle.generator, session.morph_ws(bundle, times))), flush=True)
     return 0
 
 

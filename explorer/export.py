@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -125,16 +125,12 @@ def _write_video(frames: Iterable[np.ndarray], path: Path, fps: int) -> None:
         os.fsync(f.fileno())
 
 
-def morph_frames(bundle: ModelBundle, session: Session, num_frames: int,
+def morph_frames(bundle: ModelBundle, session: Session, times: Sequence[float],
                  on_frame: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-    """Render the session's morph through its keyframes as ``num_frames`` uint8 [R, R, 3]
-    frames (``Session.morph_ws``), in batches of ``MORPH_BATCH``; ``on_frame(done)`` is called
-    after each frame is consumed.
-
-    Raises:
-        UserError: fewer than 2 frames.
-    """
-    ws = session.morph_ws(bundle, num_frames)
+    """Render the session's morph through its keyframes at ``times`` (``Session.frame_times``)
+    as uint8 [R, R, 3] frames (``Session.morph_ws``), in batches of ``MORPH_BATCH``;
+    ``on_frame(done)`` is called after each frame is consumed."""
+    ws = session.morph_ws(bundle, times)
     done = 0
     for batch in ws.split(MORPH_BATCH):
         for frame in render(bundle, batch):
@@ -144,12 +140,12 @@ def morph_frames(bundle: ModelBundle, session: Session, num_frames: int,
                 on_frame(done)
 
 
-def morph_sidecar(bundle: ModelBundle, session: Session, num_frames: int, fps: int) -> dict:
+def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float], fps: int) -> dict:
     """The sidecar of a morph export, enough to regenerate the frames: software, generator
     checksum, frame count and fps, the timing (easing, per-group windows, the W+ layers of each
-    group), every keyframe with its time and W+ [num_ws][w_dim] before sliders (a seed's:
-    mapped and truncated), the session itself (``Session.from_json`` reads it back) and the W+
-    of the first and last frame (sliders applied). Frame i is at t = i / (num_frames - 1)."""
+    group, the pace and every frame's morph time), every keyframe with its time and W+
+    [num_ws][w_dim] before sliders (a seed's: mapped and truncated), the session itself
+    (``Session.from_json`` reads it back) and the W+ of the first and last frame (sliders applied)."""
     num_ws = bundle.generator.num_ws
     keys = [key or Keyframe.from_seed(session.seed) for key in session.keyframes]     # None: the session's seed
     keyframes = [{**asdict(key), "time": t, "ws": session.keyframe_ws(bundle, key)[0].cpu().tolist()}
@@ -158,13 +154,15 @@ def morph_sidecar(bundle: ModelBundle, session: Session, num_frames: int, fps: i
         "software": f"{SOFTWARE} {__version__}",
         "notice": SYNTHETIC_NOTICE,
         "generator_sha256": file_sha256(bundle.path / "generator.safetensors"),
-        "num_frames": num_frames,
+        "num_frames": len(times),
         "fps": fps,
         "interpolation": "per segment between neighbouring keyframes: lerp in W+, or slerp in z "
                          "(mapped, truncated by psi) between two seeds",
         "easing": session.easing,
         "windows": {name: list(window) for name, window in session.windows.items()},
         "layer_groups": {name: [layers.start, layers.stop - 1] for name, layers in layer_groups(num_ws).items()},
+        "pace": session.pace,
+        "frame_times": [float(t) for t in times],
         "keyframes": keyframes,
         "session": asdict(session),
         "ws_start": session.ws(bundle, 0.0)[0].cpu().tolist(),

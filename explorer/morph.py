@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 EASINGS = ("linear", "ease-in-out", "cubic")
+PACES = ("perceptual", "time")
+"""How exported frames are spaced: evenly in perceptual change along the path, or evenly in t."""
 GROUPS = ("coarse", "middle", "fine")
 TOGETHER = {name: (0.0, 1.0) for name in GROUPS}
 """Group windows where every layer moves over the whole of each segment."""
@@ -101,3 +103,44 @@ def group_progress(u: float, easing: str, windows: Mapping[str, tuple[float, flo
         ValueError: an unknown easing.
     """
     return {name: ease((u - start) / (end - start), easing) for name, (start, end) in windows.items()}
+
+
+def even_pace(times: Sequence[float], steps: Sequence[float], count: int) -> list[float]:
+    """``count`` morph times spaced evenly in perceptual distance along a densely sampled path,
+    so that every frame differs from the next by about as much: no jumps where the picture
+    changes fast, no lingering where it barely moves.
+
+    Args:
+        times: the sampled times t_0 < t_1 < … < t_K.
+        steps: the K distances (≥ 0, e.g. LPIPS) between the images at neighbouring times.
+        count: frames wanted, ≥ 2.
+
+    Returns:
+        ``count`` times from t_0 to t_K at equal fractions of the cumulative distance, linearly
+        interpolated between samples; evenly spaced in t when the path does not change at all.
+
+    Raises:
+        ValueError: mismatched lengths, a negative step, or ``count`` < 2.
+    """
+    if len(steps) != len(times) - 1 or len(steps) < 1:
+        raise ValueError(f"need K ≥ 1 steps between K + 1 times, got {len(steps)} and {len(times)}")
+    if count < 2:
+        raise ValueError(f"a morph needs at least 2 frames, got {count}")
+    if min(steps) < 0:
+        raise ValueError("perceptual steps must be ≥ 0")
+    arc = [0.0]
+    for step in steps:
+        arc.append(arc[-1] + float(step))
+    total = arc[-1]
+    if total == 0:
+        return [times[0] + (times[-1] - times[0]) * i / (count - 1) for i in range(count)]
+    out, k = [], 0
+    for i in range(count):
+        target = total * i / (count - 1)
+        while k < len(steps) - 1 and arc[k + 1] < target:
+            k += 1
+        span = arc[k + 1] - arc[k]
+        frac = min(max((target - arc[k]) / span, 0.0), 1.0) if span > 0 else 0.0
+        out.append(times[k] + (times[k + 1] - times[k]) * frac)
+    out[-1] = times[-1]
+    return out

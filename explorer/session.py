@@ -23,15 +23,19 @@ from explorer.images import to_uint8
 from explorer.latent import broadcast, seed_to_z, slerp, truncate
 from explorer.morph import (
     EASINGS,
+    PACES,
     TOGETHER,
     check_times,
     check_windows,
+    even_pace,
     group_progress,
     segment,
 )
 from explorer.nets.stylegan import layer_groups
 from explorer.weights import ModelBundle
 
+PACE_STEPS = 256                 # most path samples a perceptual pace measures (4 per frame interval below it)
+PACE_BATCH = 16                  # images per synthesis call while measuring the pace
 RENDER_NOISE_MODE = "none"
 """How every face the app, the CLI and the encoder see is synthesized: without the per-pixel
 noise inputs. Deterministic, and on the shipped 64² generator the noise adds speckle rather
@@ -91,6 +95,7 @@ class Session:
     morph_t: float = 0.0
     easing: str = "linear"
     windows: dict = field(default_factory=lambda: dict(TOGETHER))
+    pace: str = "time"
 
     def __post_init__(self):
         object.__setattr__(self, "keyframes", tuple(self.keyframes))
@@ -100,6 +105,8 @@ class Session:
             raise ValueError(f"{len(self.keyframes)} keyframes but {len(self.times)} times")
         if self.easing not in EASINGS:
             raise ValueError(f"unknown easing {self.easing!r}; known: {', '.join(EASINGS)}")
+        if self.pace not in PACES:
+            raise ValueError(f"unknown pace {self.pace!r}; known: {', '.join(PACES)}")
 
     @property
     def key_a(self) -> Keyframe | None:
@@ -161,16 +168,40 @@ class Session:
         plus every non-zero slider."""
         return self._with_sliders(bundle, self.path_ws(bundle, [self.morph_t if t is None else t]))
 
-    def morph_ws(self, bundle: ModelBundle, num_frames: int) -> torch.Tensor:
-        """The morph as ``num_frames`` W+ [F, num_ws, w_dim], frame i at t = i / (F - 1), sliders
-        applied (the same offsets at every t).
+    def frame_times(self, bundle: ModelBundle, num_frames: int) -> list[float]:
+        """Morph times of ``num_frames`` exported frames, from 0 to 1.
+
+        Pace "time": t = i / (F − 1). Pace "perceptual": evenly spaced in perceptual arc length
+        along the path (``morph.even_pace``), measured on the path rendered at
+        min(4 (F − 1), ``PACE_STEPS``) + 1 evenly spaced times with sliders applied. LPIPS grows
+        with the square of a small change (PPL divides it by ε²), so the arc length sums the
+        square roots of LPIPS-alex between neighbouring samples. Keyframes other than the ends
+        need not fall on a frame.
 
         Raises:
-            UserError: fewer than 2 frames.
+            UserError: fewer than 2 frames, or the LPIPS-alex weights are missing.
         """
         if num_frames < 2:
             raise UserError(f"a morph needs at least 2 frames, got {num_frames}")
-        return self._with_sliders(bundle, self.path_ws(bundle, [i / (num_frames - 1) for i in range(num_frames)]))
+        even = [i / (num_frames - 1) for i in range(num_frames)]
+        if self.pace == "time":
+            return even
+        from explorer.metrics.lpips import load_lpips
+        lpips = load_lpips("alex", bundle.device)
+        samples = min(4 * (num_frames - 1), PACE_STEPS)
+        times = [i / samples for i in range(samples + 1)]
+        ws = self.morph_ws(bundle, times)
+        with torch.inference_mode():
+            images = torch.cat([bundle.generator.synthesis(part, noise_mode=RENDER_NOISE_MODE)
+                                for part in ws.split(PACE_BATCH)])
+            steps = torch.cat([lpips(images[i:j], images[i + 1:j + 1])
+                               for i in range(0, samples, PACE_BATCH) for j in [min(i + PACE_BATCH, samples)]])
+        return even_pace(times, steps.clamp_min(0).sqrt().cpu().tolist(), num_frames)
+
+    def morph_ws(self, bundle: ModelBundle, times: Sequence[float]) -> torch.Tensor:
+        """W+ [len(times), num_ws, w_dim] of the morph at ``times`` (e.g. ``frame_times``), sliders
+        applied (the same offsets at every t)."""
+        return self._with_sliders(bundle, self.path_ws(bundle, times))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

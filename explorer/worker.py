@@ -186,6 +186,7 @@ class InferenceWorker(QObject):
             self._render_pending()
 
         self.progress.emit(0, num_frames)
-        sidecar = morph_sidecar(self.bundle, session, num_frames, fps)
-        frames = morph_frames(self.bundle, session, num_frames, on_frame)
+        times = session.frame_times(self.bundle, num_frames)
+        sidecar = morph_sidecar(self.bundle, session, times, fps)
+        frames = morph_frames(self.bundle, session, times, on_frame)
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))

@@ -117,7 +117,7 @@ def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir
     from explorer.weights import load_bundle
     photo = shared_data / "portraits" / "astronaut.png"
     out = tmp_path / "frames"
-    code, _, err = run(capsys, "morph", "seed:1", photo, "seed:3", "--frames", 5, "--easing", "cubic",
+    code, _, err = run(capsys, "morph", "seed:1", photo, "seed:3", "--frames", 5, "--easing", "cubic", "--pace", "time",
                        "--coarse", "0:0.5", "--fine", "0.5:1", "--weights", weights_dir, "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]

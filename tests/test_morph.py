@@ -1,7 +1,9 @@
 """Morph paths: easing, segments, per-group windows, keyframes hit exactly, slerp between seeds,
-the session's JSON and the export sidecar."""
+perceptual pacing, the session's JSON and the export sidecar."""
 
 import json
+from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -10,11 +12,13 @@ import torch
 from explorer.errors import UserError
 from explorer.export import morph_sidecar
 from explorer.latent import broadcast, lerp, seed_to_z, slerp, truncate
+from explorer.metrics.lpips import load_lpips
 from explorer.morph import (
     EASINGS,
     check_times,
     check_windows,
     ease,
+    even_pace,
     evenly_spaced,
     segment,
 )
@@ -160,12 +164,42 @@ def test_bad_session_json_names_the_source(text):
 def test_sidecar_holds_what_regenerates_the_morph(bundle):
     session = Session(keyframes=(Keyframe.from_seed(1), photo_key(bundle, 1, "b"), None), times=(0.0, 0.5, 1.0),
                       seed=4, easing="ease-in-out", windows={"coarse": (0, 0.5), "middle": (0, 1), "fine": (0.5, 1)})
-    sidecar = json.loads(json.dumps(morph_sidecar(bundle, session, 9, 12)))
+    times = session.frame_times(bundle, 9)
+    sidecar = json.loads(json.dumps(morph_sidecar(bundle, session, times, 12)))
     assert (sidecar["num_frames"], sidecar["fps"], sidecar["easing"]) == (9, 12, "ease-in-out")
+    assert sidecar["pace"] == "time" and sidecar["frame_times"] == [i / 8 for i in range(9)]
     assert sidecar["windows"] == {"coarse": [0, 0.5], "middle": [0, 1], "fine": [0.5, 1]}
     assert sidecar["layer_groups"] == {"coarse": [0, 3], "middle": [4, 6], "fine": [7, 9]}
     assert [(k["label"], k["time"]) for k in sidecar["keyframes"]] == [("seed 1", 0.0), ("b", 0.5), ("seed 4", 1.0)]
     for entry, key in zip(sidecar["keyframes"], session.keyframes):
         assert torch.allclose(torch.tensor(entry["ws"]), session.keyframe_ws(bundle, key)[0])
     again = Session.from_json(json.dumps(sidecar["session"]))
-    assert torch.equal(again.morph_ws(bundle, 9), session.morph_ws(bundle, 9))
+    assert torch.equal(again.morph_ws(bundle, sidecar["frame_times"]), session.morph_ws(bundle, times))
+
+
+def test_even_pace_spreads_frames_by_change_not_time():
+    times = [i / 4 for i in range(5)]
+    assert even_pace(times, [1, 1, 1, 1], 5) == pytest.approx(times)
+    paced = even_pace(times, [0.1, 0.1, 3.7, 0.1], 9)          # the picture changes most in [0.5, 0.75]
+    assert paced[0] == 0 and paced[-1] == 1 and all(a < b for a, b in pairwise(paced))
+    assert sum(0.5 < t < 0.75 for t in paced) >= 6
+    assert even_pace(times, [0, 0, 0, 0], 3) == [0.0, 0.5, 1.0]
+    for bad in (([0, 1], [1, 1], 3), ([0, 1], [-1], 3), ([0, 1], [1], 1)):
+        with pytest.raises(ValueError):
+            even_pace(*bad)
+
+
+def test_perceptual_pace_evens_the_steps_between_frames(bundle):
+    session = Session(keyframes=(Keyframe.from_seed(1), photo_key(bundle, 2, "b")), easing="cubic")
+    lpips = load_lpips("alex")
+
+    def steps(times):
+        with torch.inference_mode():
+            images = bundle.generator.synthesis(session.morph_ws(bundle, times), noise_mode="none")
+            return lpips(images[:-1], images[1:])
+
+    by_time = steps(session.frame_times(bundle, 12))                  # the default pace: evenly in t
+    times = replace(session, pace="perceptual").frame_times(bundle, 12)
+    assert times[0] == 0 and times[-1] == 1 and all(a < b for a, b in pairwise(times))
+    even = steps(times)
+    assert (even.max() / even.mean()) < 1.3 < (by_time.max() / by_time.mean())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -23,10 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.export import sidecar_path
+from explorer.morph import PACES
 from explorer.session import Session
 from explorer.worker import InferenceWorker
 
 KINDS = {"MP4 video": ".mp4", "GIF animation": ".gif", "PNG folder": ""}
+PACE_NAMES = {"perceptual": "Even change", "time": "Even time"}
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:
@@ -52,6 +55,11 @@ class ExportDialog(QDialog):
         self.fps = QSpinBox(minimum=1, maximum=60, value=30, suffix=" fps")
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
+        self.pace = QComboBox(toolTip="Even change: frames spaced so each differs from the next by about as much "
+                                      "(no jumps where the face changes fast). Even time: frames at equal steps "
+                                      "of the timeline, as the morph slider scrubs.")
+        for name in PACES:
+            self.pace.addItem(PACE_NAMES[name], name)
         self.path = QLineEdit(str(free_path(folder, "morph", KINDS[self.kind.currentText()])))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -72,6 +80,7 @@ class ExportDialog(QDialog):
         self.form = QFormLayout()
         self.form.addRow("Frames", self.frames)
         self.form.addRow("Speed", self.fps)
+        self.form.addRow("Pace", self.pace)
         self.form.addRow("Format", self.kind)
         self.form.addRow("Save to", destination)
         layout = QVBoxLayout(self)
@@ -80,7 +89,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self._form_widgets = (self.frames, self.fps, self.kind, self.path, browse, self.export_button)
+        self._form_widgets = (self.frames, self.fps, self.pace, self.kind, self.path, browse, self.export_button)
         worker.progress.connect(self._progress)
         worker.exported.connect(self._exported)
         worker.failed.connect(self._failed)
@@ -106,8 +115,8 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, self.frames.value())
         self.progress.setValue(0)
         self.progress.show()
-        self._worker.submit_export(self._session, self.frames.value(), str(Path(text).expanduser()),
-                                   self.fps.value())
+        session = replace(self._session, pace=self.pace.currentData())
+        self._worker.submit_export(session, self.frames.value(), str(Path(text).expanduser()), self.fps.value())
 
     def _progress(self, done: int, total: int) -> None:
         if self._running:

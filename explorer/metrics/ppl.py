@@ -129,7 +129,7 @@ def ppl_metric(real: ImageSource | None, fake: ImageSource, num: int, resolution
 
 
 def morph_ppl(G: Generator, path: torch.Tensor) -> dict:
-    """The PPL record of a morph: its W+ path [F, num_ws, w_dim] (evenly spaced times) →
+    """The PPL record of a morph: its frames' W+ [F, num_ws, w_dim] (evenly spaced in the video's time) →
     {"metric": "morph_ppl", "value": mean LPIPS / Δt², "max_over_mean": the largest step over the
     mean (1 for an evenly paced morph; a jump shows as a large ratio), "frames": F, "reference"}.
 
