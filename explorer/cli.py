@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
     g = tsub.add_parser("gan", help="StyleGAN2 (or a baseline) generator + discriminator; runs under torchrun too")
     _train_args(g)
+    g.add_argument("--init", type=Path, metavar="SNAPSHOT",
+                   help="start from a network snapshot (`explorer weights snapshot`): its networks, kimg and "
+                        "architecture, fresh optimizers")
     g.add_argument("--arch", choices=["stylegan2", "dcgan"], help="dcgan: the DCGAN baseline (default stylegan2)")
     g.add_argument("--loss", choices=["logistic", "wgan-gp"],
                    help="logistic: non-saturating + R1 (default); wgan-gp: the WGAN-GP baseline")
@@ -210,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--gan", type=Path, required=True, help="run folder of `explorer train gan`")
     w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
     w.add_argument("--out", type=Path, required=True, help="a new folder")
+    w = wsub.add_parser("snapshot", help="a GAN run's G, D and G_ema in float16, to continue training elsewhere "
+                                         "(`explorer train gan --init DIR`)")
+    w.add_argument("--gan", type=Path, required=True, help="run folder of `explorer train gan`")
+    w.add_argument("--out", type=Path, required=True, help="a new folder, or an earlier snapshot to replace")
 
     p = sub.add_parser("eval", help="quality metrics; one JSON object per figure on stdout")
     p.add_argument("metric", choices=["fid", "kid", "pr", "lpips", "identity", "ppl", "detection"])

@@ -142,9 +142,14 @@ def _train_gan(args, tmp: Path, device: str) -> None:
     elif args.data is None:
         raise UserError("train gan: --data DATASET.zip is required (or --dry-run)")
     else:
+        snapshot = {}
+        if args.init is not None:
+            from explorer.netio import read_json
+            from explorer.train.checkpoint import SNAPSHOT_META
+            snapshot = read_json(args.init / SNAPSHOT_META)["config"]
         cfg = _config(GanTrainConfig, args, {"data": str(args.data),
-                                             "resolution": read_dataset_meta(args.data)["resolution"]})
-    train_gan(cfg, args.outdir, resume=args.resume, device=device)
+                                             "resolution": read_dataset_meta(args.data)["resolution"]}, snapshot)
+    train_gan(cfg, args.outdir, resume=args.resume, init=args.init, device=device)
 
 
 def _train_encoder(args, tmp: Path, device: str) -> None:
@@ -254,6 +259,17 @@ def cmd_directions(args) -> int:
 
 
 def cmd_weights(args) -> int:
+    if args.action == "snapshot":
+        from explorer.train.checkpoint import (
+            read_checkpoint_meta,
+            save_network_snapshot,
+        )
+        from explorer.train.progress import training_hours
+        history = read_checkpoint_meta(args.gan)["progress"].get("history", [])
+        hours = training_hours(args.gan, history[-1]["kimg_to"] if history else 0.0)
+        files = save_network_snapshot(args.gan, args.out, hours)
+        print(f"wrote {len(files)} files to {args.out} ({sum(f.stat().st_size for f in files) / 2 ** 20:.1f} MiB)")
+        return 0
     from explorer.train.pack import pack_weights
     manifest = pack_weights(args.gan, args.encoder, args.out)
     print(f"packed {len(manifest['files'])} files into {args.out}")

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.cli import main
 from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.latent import seed_to_z
+from explorer.netio import load_tensors
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
 from explorer.train.pack import pack_weights
@@ -72,6 +74,34 @@ def test_resume_continues_and_refuses_a_changed_architecture(gan_run, faces32):
         train_gan(wider, gan_run, resume=True)
     with pytest.raises(UserError, match="holds a run already"):
         train_gan(cfg, gan_run)
+
+
+def test_a_network_snapshot_continues_in_a_new_run(gan_run, faces32, tmp_path, capsys):
+    snap = tmp_path / "training"
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(snap)]) == 0
+    assert sorted(p.name for p in snap.iterdir()) == ["D.safetensors", "G.safetensors", "G_ema.safetensors",
+                                                      "state.safetensors", "training.json"]
+    g_ema = load_tensors(snap / "G_ema.safetensors")
+    assert {v.dtype for v in g_ema.values() if v.is_floating_point()} == {torch.float16}
+    progress = json.loads((snap / "training.json").read_text())["progress"]
+    history = progress["history"]
+    assert history[-1]["kimg_to"] == progress["nimg"] / 1000 and history[-1]["hours"] > 0
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(snap)]) == 0        # replaces it
+
+    new = tmp_path / "next"
+    args = ["train", "gan", "--data", str(faces32), "--outdir", str(new), "--init", str(snap), "--device", "cpu"]
+    assert main([*args, "--kimg", str(progress["nimg"] / 1000 + 0.016)]) == 0
+    continued = json.loads((new / "checkpoint.json").read_text())["progress"]
+    assert continued["nimg"] == progress["nimg"] + 16 and continued["history"] == history
+    g = load_tensors(snap / "G.safetensors")
+    tensors = load_tensors(next(new.glob("checkpoint-*.safetensors")))   # a few Adam steps on, not a new N(0, 1) init
+    assert max((tensors[f"G.{k}"] - v.float()).abs().max().item() for k, v in g.items() if v.is_floating_point()) < 0.1
+    capsys.readouterr()
+    assert main(["train", "gan", "--data", str(faces32), "--outdir", str(tmp_path / "other"), "--init", str(snap),
+                 "--channel-max", "64"]) == 1
+    assert "different architecture" in capsys.readouterr().err
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(faces32.parent)]) == 1
+    assert "not a network snapshot" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,10 @@ file, with the configuration in a JSON file beside it. No pickle.
 (CPU generator state). ``checkpoint.json``: ``{"tensors": "checkpoint-<step>.safetensors",
 "config": {...}, "progress": {"nimg": ..., "step": ...}, "hardware": "...", "rng_numpy": {...}}``.
 
+A network snapshot (``save_network_snapshot``) is the small, portable part of a GAN run: G, D
+and G_ema in float16 plus the training state that is not an optimizer's, to continue training
+in another session or on another machine with fresh optimizers (``load_network_snapshot``).
+
 Crash safety: the new tensors file is written (temp file, fsync, rename) under a new name, then
 the JSON is replaced atomically to point at it, and only then is the previous tensors file
 deleted. A kill at any moment leaves the JSON naming a complete tensors file.
@@ -13,6 +17,7 @@ deleted. A kill at any moment leaves the JSON naming a complete tensors file.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -88,4 +93,72 @@ def load_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
         raise UserError(f"{path}: no RNG state (not a training checkpoint)")
     torch.set_rng_state(tensors["rng.torch"])
     rng.bit_generator.state = meta["rng_numpy"]
+    return meta
+
+
+SNAPSHOT_META = "training.json"
+SNAPSHOT_NETS = ("G", "D", "G_ema")          # float16, one file each (each under 16 MiB at 128²)
+SNAPSHOT_STATE = "state"                     # the rest of the training state (ADA, path length), float32
+
+
+def save_network_snapshot(run_dir: Path, out: Path, hours: float) -> list[Path]:
+    """Write a GAN run's network snapshot into folder ``out``: ``G``, ``D``, ``G_ema``
+    ``.safetensors`` (float16), ``state.safetensors`` (ADA and path-length buffers, float32) and
+    ``training.json`` (config, kimg, step, ADA statistics and the run's history: one entry per
+    run it grew through, with kimg, hours and hardware; ``hours``: this run's).
+
+    The files are written into a staging folder first and then replace ``out`` as a whole, so
+    an interrupted export leaves the previous snapshot intact.
+
+    Returns:
+        The files written.
+
+    Raises:
+        UserError: ``run_dir`` holds no GAN checkpoint, or ``out`` exists and is not a snapshot.
+    """
+    out = Path(out)
+    if out.exists() and not (out / SNAPSHOT_META).is_file():
+        raise UserError(f"{out}: exists and is not a network snapshot; pick another folder")
+    meta = read_checkpoint_meta(run_dir)
+    path = Path(run_dir) / str(meta.get("tensors", ""))
+    tensors = load_tensors(path)
+    if not all(any(k.startswith(f"{name}.") for k in tensors) for name in SNAPSHOT_NETS):
+        raise UserError(f"{path}: not a GAN checkpoint (no {', '.join(SNAPSHOT_NETS)})")
+    progress = dict(meta["progress"])
+    history = progress.pop("history", [])
+    start = history[-1]["kimg_to"] if history else 0.0
+    history.append({"kimg_from": start, "kimg_to": round(progress["nimg"] / 1000, 3), "hours": round(hours, 6),
+                    "hardware": meta.get("hardware", "unknown")})
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for name in SNAPSHOT_NETS:
+        save_tensors(staging / f"{name}.safetensors",
+                     {k[len(name) + 1:]: v.half() if v.is_floating_point() else v
+                      for k, v in tensors.items() if k.startswith(f"{name}.")})
+    save_tensors(staging / f"{SNAPSHOT_STATE}.safetensors",
+                 {k: v for k, v in tensors.items() if k.split(".", 1)[0] in ("augment", "pl")})
+    write_json(staging / SNAPSHOT_META, {"config": meta["config"], "progress": {**progress, "history": history}})
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return sorted(out.iterdir())
+
+
+def load_network_snapshot(snapshot: Path, nets: dict[str, nn.Module]) -> dict:
+    """Load a network snapshot into ``nets`` (G, D, G_ema, augment, pl; float16 weights become
+    the networks' float32); returns its ``training.json``.
+
+    Raises:
+        UserError: missing or unreadable files, or tensors that do not fit the networks.
+    """
+    snapshot = Path(snapshot)
+    meta = read_json(snapshot / SNAPSHOT_META)
+    state = load_tensors(snapshot / f"{SNAPSHOT_STATE}.safetensors")
+    for name, net in nets.items():
+        path = snapshot / f"{name}.safetensors"
+        tensors = load_tensors(path) if name in SNAPSHOT_NETS else \
+            {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")}
+        load_state(net, tensors, path if name in SNAPSHOT_NETS else snapshot / f"{SNAPSHOT_STATE}.safetensors")
     return meta

@@ -37,7 +37,7 @@ from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
 from explorer.metrics.registry import compute
-from explorer.netio import save_network
+from explorer.netio import read_json, save_network
 from explorer.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from explorer.nets.stylegan import (
     Discriminator,
@@ -191,13 +191,12 @@ def _update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
             b_ema.copy_(b)
 
 
-def _check_resume(run_dir: Path, cfg: GanTrainConfig) -> None:
-    saved = checkpoint.read_checkpoint_meta(run_dir)["config"]
+def _check_architecture(source: Path, saved: dict, cfg: GanTrainConfig) -> None:
+    """Refuse to continue a checkpoint or snapshot (``source``, its config ``saved``) with other networks."""
     changed = [f for f in ARCH_FIELDS if saved.get(f) != getattr(cfg, f)]
     if changed:
         detail = ", ".join(f"{f} {saved.get(f)} → {getattr(cfg, f)}" for f in changed)
-        raise UserError(f"{run_dir}: cannot resume with a different architecture ({detail}); "
-                        "use a new --outdir")
+        raise UserError(f"{source}: cannot continue with a different architecture ({detail})")
 
 
 def _amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -216,23 +215,29 @@ def _memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
-def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu") -> Path:
+def train_gan(cfg: GanTrainConfig, run_dir: Path, *, resume: bool = False, init: Path | None = None,
+              device: str = "cpu") -> Path:
     """Train (or resume) a GAN run in ``run_dir`` until ``cfg.kimg`` thousand real images.
+
+    ``init``: start a new run from a network snapshot (``checkpoint.save_network_snapshot``)
+    instead of from scratch: its networks, kimg, step, ADA and path-length state, with fresh
+    optimizers (the Adam moments rebuild within a few hundred steps).
 
     Runs as one process, or as one of the processes of a ``torchrun`` job (all of them read
     the data and the checkpoint from the same paths; rank 0 writes).
 
     Returns the run folder. Raises UserError for bad data, a batch that does not split into
-    micro-batches, a mismatched resume, or a non-finite loss (the last good checkpoint is kept).
+    micro-batches, a mismatched resume or snapshot, or a non-finite loss (the last good
+    checkpoint is kept).
     """
     group = ProcessGroup(device)
     try:
-        return _train(cfg, Path(run_dir), resume, group)
+        return _train(cfg, Path(run_dir), resume, init, group)
     finally:
         group.close()
 
 
-def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> Path:
+def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, group: ProcessGroup) -> Path:
     batch_gpu = cfg.batch_gpu or cfg.batch // group.world_size
     if batch_gpu < 1 or cfg.batch % (batch_gpu * group.world_size):
         raise UserError(f"--batch {cfg.batch} does not split into {group.world_size} process(es) × "
@@ -242,8 +247,12 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     if not resume and checkpoint.has_checkpoint(run_dir):
         raise UserError(f"{run_dir}: holds a run already; pass --resume to continue it or pick a new --outdir")
+    if resume and init is not None:
+        raise UserError(f"{run_dir}: --resume continues this run; --init starts a new one from a snapshot, not both")
     if resume:
-        _check_resume(run_dir, cfg)
+        _check_architecture(run_dir, checkpoint.read_checkpoint_meta(run_dir)["config"], cfg)
+    if init is not None:
+        _check_architecture(init, read_json(Path(init) / checkpoint.SNAPSHOT_META)["config"], cfg)
     dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])
     if dataset.resolution != cfg.resolution:
         raise UserError(f"{cfg.data}: images are {dataset.resolution}², the run wants {cfg.resolution}²")
@@ -275,8 +284,11 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, group: ProcessGroup
     progress = {"nimg": 0, "step": 0}
     if resume:
         progress = checkpoint.load_checkpoint(run_dir, nets, optimizers, rng)["progress"]
-        if ada is not None:
-            ada.stats = torch.tensor(progress.get("ada_stats", [0.0, 0.0]), device=dev)
+    if init is not None:
+        progress = checkpoint.load_network_snapshot(init, nets)["progress"]
+        rng = np.random.default_rng([cfg.seed, progress["step"]])
+    if (resume or init is not None) and ada is not None:
+        ada.stats = torch.tensor(progress.get("ada_stats", [0.0, 0.0]), device=dev)
 
     amp_dtype = _amp_dtype(cfg.precision, dev)
     scaler_G = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)

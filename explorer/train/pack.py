@@ -9,7 +9,6 @@ long, on what, and the commands that reproduce it.
 from __future__ import annotations
 
 import datetime
-import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
 from explorer.netio import read_json
 from explorer.train import checkpoint
+from explorer.train.progress import training_hours
 from explorer.weights import (
     DEFAULT_WEIGHTS,
     file_sha256,
@@ -55,19 +55,16 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
     meta = checkpoint.read_checkpoint_meta(run_dir)
     kimg = round(meta["progress"]["nimg"] / 1000, 3)
     data = read_dataset_meta(Path(meta["config"]["data"]))
-    seconds = 0.0
-    previous = 0.0
-    for line in (run_dir / "stats.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        seconds += (row["kimg"] - previous) * 1000 / max(row["img_per_s"], 1e-9)
-        previous = row["kimg"]
+    history = meta["progress"].get("history", [])
+    hours = training_hours(run_dir, history[-1]["kimg_to"] if history else 0.0) + sum(h["hours"] for h in history)
+    hardware = {h["hardware"] for h in history} | {meta.get("hardware", "unknown")}
     return {"training_config": meta["config"],
             "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"],
                         "alignment": data.get("alignment", "none"),
                         "held_out_percent": meta["config"].get("val_percent", 0)},
             "kimg": kimg,
-            "hardware": meta.get("hardware", "unknown"),
-            "training_hours": round(seconds / 3600, 2),
+            "hardware": "; ".join(sorted(hardware)),
+            "training_hours": round(hours, 2),
             "command": _train_command(kind, run_dir, meta["config"], kimg)}
 
 

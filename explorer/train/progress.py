@@ -75,3 +75,16 @@ class TrainingProgress:
             self.next_snapshot += self.snapshot_every
             return True
         return False
+
+
+def training_hours(run_dir: Path, start_kimg: float = 0.0) -> float:
+    """Hours of training in a run folder, summed from its ``stats.jsonl`` ticks (kimg shown in a
+    tick / its img/s); ``start_kimg``: where the run started (non-zero when it continued a
+    network snapshot). Resumed runs count each tick once."""
+    seconds, previous = 0.0, start_kimg
+    path = Path(run_dir) / "stats.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        row = json.loads(line)
+        seconds += max(row["kimg"] - previous, 0.0) * 1000 / max(row["img_per_s"], 1e-9)
+        previous = max(previous, row["kimg"])
+    return seconds / 3600
