@@ -1,6 +1,7 @@
-"""Render docs/screenshot.png: the main window offscreen with two portraits morphed halfway.
+"""Render docs/screenshot.png: the main window offscreen, morphing from one portrait through a
+seed keyframe at t = 0.5 to the other, the playhead a third of the way.
 
-    python docs/make_screenshot.py [--weights DIR] [--out PATH] [--photo-a P] [--photo-b P]
+    python docs/make_screenshot.py [--weights DIR] [--out PATH] [--photo-a P] [--photo-b P] [--seed N]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
     parser.add_argument("--photo-a", type=Path, default=PORTRAITS / "astronaut.png")
     parser.add_argument("--photo-b", type=Path, default=PORTRAITS / "grace_hopper.jpg")
+    parser.add_argument("--seed", type=int, default=11, help="the keyframe between them")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -53,6 +55,9 @@ def main() -> int:
         if not photo_slot.loaded:
             sys.exit(f"error: {window.status.message()}")
     window.morph.set_t(0.5)
+    window.seed_panel.seed_box.setValue(args.seed)
+    window.morph.keyframe_seed_requested.emit(0.5)
+    window.morph.set_t(0.33)
     wait_for(app, lambda: window.shown is not None and window.shown.request_id == window.last_request, "the render")
     app.processEvents()
     args.out.parent.mkdir(parents=True, exist_ok=True)

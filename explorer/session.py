@@ -34,6 +34,7 @@ from explorer.morph import (
 from explorer.nets.stylegan import layer_groups
 from explorer.weights import ModelBundle
 
+MIN_KEY_GAP = 0.02               # the least morph time between two keyframes
 PACE_STEPS = 256                 # most path samples a perceptual pace measures (4 per frame interval below it)
 PACE_BATCH = 16                  # images per synthesis call while measuring the pace
 RENDER_NOISE_MODE = "none"
@@ -126,6 +127,33 @@ class Session:
         keyframes = list(self.keyframes)
         keyframes[index] = key
         return replace(self, keyframes=tuple(keyframes))
+
+    def with_added_keyframe(self, t: float, key: Keyframe) -> Session:
+        """The session with ``key`` added at morph time ``t``, between the first and the last
+        keyframe (the GUI's A and B), which stay where they are.
+
+        Raises:
+            ValueError: ``t`` not strictly between the ends, or within ``MIN_KEY_GAP`` of
+                another keyframe.
+        """
+        if not self.times[0] + MIN_KEY_GAP <= t <= self.times[-1] - MIN_KEY_GAP:
+            raise ValueError(f"a keyframe goes between A and B, at least {MIN_KEY_GAP} from each; t = {t:g}")
+        if any(abs(t - other) < MIN_KEY_GAP for other in self.times):
+            raise ValueError(f"t = {t:g} is within {MIN_KEY_GAP} of another keyframe")
+        i = next(i for i, other in enumerate(self.times) if other > t)
+        return replace(self, keyframes=(*self.keyframes[:i], key, *self.keyframes[i:]),
+                       times=(*self.times[:i], t, *self.times[i:]))
+
+    def without_keyframe(self, index: int) -> Session:
+        """The session without keyframe ``index``, one between the first and the last.
+
+        Raises:
+            ValueError: ``index`` is the first or the last keyframe, or out of range.
+        """
+        if not 0 < index < len(self.keyframes) - 1:
+            raise ValueError(f"only keyframes between A and B can be removed, not index {index}")
+        return replace(self, keyframes=self.keyframes[:index] + self.keyframes[index + 1:],
+                       times=self.times[:index] + self.times[index + 1:])
 
     def keyframe_ws(self, bundle: ModelBundle, key: Keyframe | None) -> torch.Tensor:
         """W+ [1, num_ws, w_dim] of a keyframe (None: the session's seed) on the bundle's device:

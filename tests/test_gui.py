@@ -159,6 +159,36 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert_close(wait_current(qtbot, window), at_b)              # t = 1: still B
 
 
+def test_keyframes_between_a_and_b(qtbot, window, bundle, shared_data):
+    panel = window.morph
+    assert not panel.add_button.isEnabled()                          # nothing to morph yet
+    window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
+    qtbot.waitUntil(lambda: panel.slots["A"].loaded, timeout=TIMEOUT)
+    assert panel.add_button.isEnabled() and not panel.remove_button.isEnabled()
+    panel.set_t(0.5)
+    window.seed_panel.seed_box.setValue(7)
+    panel.add_menu.actions()[1].trigger()                            # "The current seed"
+    assert window.session.times == (0.0, 0.5, 1.0) and window.session.keyframes[1].seed == 7
+    assert panel.timeline.middle_times == (0.5,) and panel.remove_button.isEnabled()
+    assert window.status.message() == "Added seed 7 as keyframe 1 at t = 0.50"
+    at_seed = wait_current(qtbot, window)
+    assert_close(at_seed, expected(bundle, window.session.keyframe_ws(bundle, window.session.keyframes[1])))
+
+    window.add_photo_keyframe(0.51, str(shared_data / "portraits" / "grace_hopper.jpg"))
+    assert window.status.is_error() and "No room for a keyframe at t = 0.51" in window.status.message()
+    window.add_photo_keyframe(0.75, str(shared_data / "portraits" / "grace_hopper.jpg"))
+    qtbot.waitUntil(lambda: len(window.session.times) == 4, timeout=TIMEOUT)
+    assert window.session.keyframes[2].label == "grace_hopper.jpg" and panel.timeline.middle_times == (0.5, 0.75)
+
+    panel.set_t(0.6)
+    assert not panel.remove_button.isEnabled()
+    panel.set_t(0.5)
+    panel.remove_button.click()
+    assert window.session.times == (0.0, 0.75, 1.0) and panel.timeline.middle_times == (0.75,)
+    assert window.status.message() == "Removed keyframe 1 (seed 7)"
+    assert not np.array_equal(wait_current(qtbot, window), at_seed)
+
+
 @pytest.mark.parametrize("kind, message", [
     ("not-an-image", "not an image"), ("truncated", "corrupt or truncated"), ("no-face", "no face found"),
     ("huge", "9000x8000 is over the 64 megapixel limit"), ("tiny-face", "the face is only 36 px wide"),

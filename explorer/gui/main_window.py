@@ -30,7 +30,7 @@ from explorer.gui.sliders import DirectionSliders
 from explorer.gui.status import StatusBar
 from explorer.gui.theme import apply_dark_theme
 from explorer.photos import EncodedPhoto
-from explorer.session import Keyframe, Session
+from explorer.session import MIN_KEY_GAP, Keyframe, Session
 from explorer.weights import ModelBundle, load_bundle
 from explorer.worker import InferenceWorker, RenderResult
 
@@ -39,6 +39,7 @@ ICON = Path(__file__).resolve().parents[2] / "assets" / "icon.svg"
 PANEL_WIDTH = 380
 REFINE_STEPS = 100              # projection steps per "Refine" (about 3 s on a laptop CPU at 64²)
 SLOT_INDEX = {"A": 0, "B": -1}  # photo slot → keyframe: A is the first, B the last
+MIDDLE = "@"                    # worker slot names "@<t>" encode a photo for a keyframe between A and B
 
 
 class MainWindow(QMainWindow):
@@ -86,6 +87,10 @@ class MainWindow(QMainWindow):
         self.morph.timing.changed.connect(
             lambda: self._edit(easing=self.morph.timing.easing(), windows=self.morph.timing.windows()))
         self.morph.export_requested.connect(self._open_export_dialog)
+        self.morph.keyframe_photo_chosen.connect(self.add_photo_keyframe)
+        self.morph.keyframe_seed_requested.connect(
+            lambda t: self._add_keyframe(t, Keyframe.from_seed(self.session.seed)))
+        self.morph.keyframe_removed.connect(self.remove_keyframe)
         self.worker.rendered.connect(self._rendered)
         self.worker.encoded.connect(self._encoded)
         self.worker.refine_progress.connect(self._refine_progress)
@@ -104,6 +109,19 @@ class MainWindow(QMainWindow):
         """Encode the photo at ``path`` into keyframe ``slot`` ("A" or "B") on the worker."""
         self.status.show_info(f"Encoding {Path(path).name}…")
         self.worker.submit_encode(slot, str(path))
+
+    def add_photo_keyframe(self, t: float, path: str) -> None:
+        """Encode the photo at ``path`` on the worker and add it as a keyframe at morph time ``t``."""
+        if self._keyframe_refused(t):
+            return
+        self.status.show_info(f"Encoding {Path(path).name}…")
+        self.worker.submit_encode(f"{MIDDLE}{t}", str(path))
+
+    def remove_keyframe(self, t: float) -> None:
+        """Remove the keyframe between A and B at morph time ``t``."""
+        index = self.session.times.index(t)
+        self.status.show_info(f"Removed keyframe {index} ({_label(self.session.keyframes[index])})")
+        self._set_session(self.session.without_keyframe(index))
 
     def refine_photo(self, slot: str) -> None:
         """Refine slot ``slot``'s W+ by ``refine_steps`` of projection on the worker; the slot
@@ -163,6 +181,9 @@ class MainWindow(QMainWindow):
         self.status.set_render_ms(result.ms)
 
     def _encoded(self, slot: str, photo: EncodedPhoto) -> None:
+        if slot.startswith(MIDDLE):
+            self._add_keyframe(float(slot[len(MIDDLE):]), Keyframe.from_photo(photo.path, photo.ws))
+            return
         self.photos[slot] = photo
         self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned))
         faces = f" ({photo.num_faces} faces found; used the largest)" if photo.num_faces > 1 else ""
@@ -196,7 +217,28 @@ class MainWindow(QMainWindow):
         self._set_keyframe(slot, None)
 
     def _set_keyframe(self, slot: str, key: Keyframe | None) -> None:
-        self.session = self.session.with_keyframe(SLOT_INDEX[slot], key)
+        self._set_session(self.session.with_keyframe(SLOT_INDEX[slot], key))
+
+    def _keyframe_refused(self, t: float) -> bool:
+        """Whether a keyframe cannot go at ``t`` (the status bar says why)."""
+        try:
+            self.session.with_added_keyframe(t, Keyframe.from_seed(0))
+        except ValueError:
+            self.status.show_error(f"No room for a keyframe at t = {t:.2f}: move the playhead between A and B, "
+                                   f"at least {MIN_KEY_GAP} from the other keyframes")
+            return True
+        return False
+
+    def _add_keyframe(self, t: float, key: Keyframe) -> None:
+        if self._keyframe_refused(t):
+            return
+        self._set_session(self.session.with_added_keyframe(t, key))
+        self.status.show_info(f"Added {_label(key)} as keyframe {self.session.times.index(t)} at t = {t:.2f}")
+
+    def _set_session(self, session: Session) -> None:
+        """Replace the session after a keyframe change: timeline markers, then the render."""
+        self.session = session
+        self.morph.set_middle_keyframes(session.times[1:-1])
         self.last_request = self.worker.submit_render(self.session)
 
     def _export_progress(self, done: int, total: int) -> None:
@@ -210,6 +252,10 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(self.worker, self.session, self.export_folder, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+
+
+def _label(key: Keyframe | None) -> str:
+    return "the seed" if key is None else key.label
 
 
 def _group(title: str, content: QWidget) -> QGroupBox:

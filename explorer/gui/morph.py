@@ -1,5 +1,5 @@
 """Keyframes A and B (photos, each refinable by projection), the morph timeline between them
-and the morph's timing."""
+with any keyframes added in between (photos or seeds), and the morph's timing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -25,6 +26,7 @@ from explorer.gui.timeline import MorphTimeline
 from explorer.gui.timing import MorphTiming
 
 THUMBNAIL = 112
+AT_KEYFRAME = 0.005               # the playhead is on a keyframe when this close to its time
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 
 
@@ -153,12 +155,15 @@ class PhotoSlot(QFrame):
 
 class MorphPanel(QWidget):
     """Photo slots A and B side by side, the A → B timeline (t in [0, 1]) with its read-out,
-    the timing (easing, when each W+ layer group moves; ``timing``) and "Export frames…". The
-    timeline, timing and export are enabled once a photo is loaded.
+    "Add keyframe" (a photo or the current seed at the playhead) and "Remove keyframe" (the one
+    under the playhead), the timing (easing, when each W+ layer group moves; ``timing``) and
+    "Export frames…". The timeline, keyframes, timing and export are enabled once a photo is
+    loaded or a keyframe added.
 
     Signals:
         photo_chosen(slot, path), photo_cleared(slot), refine_requested(slot),
-        refine_cancelled(slot), t_changed(t), export_requested(); ``timing.changed()``.
+        refine_cancelled(slot), t_changed(t), export_requested(), keyframe_photo_chosen(t, path),
+        keyframe_seed_requested(t), keyframe_removed(t); ``timing.changed()``.
     """
 
     photo_chosen = Signal(str, str)
@@ -167,6 +172,9 @@ class MorphPanel(QWidget):
     refine_cancelled = Signal(str)
     t_changed = Signal(float)
     export_requested = Signal()
+    keyframe_photo_chosen = Signal(float, str)
+    keyframe_seed_requested = Signal(float)
+    keyframe_removed = Signal(float)
 
     def __init__(self, num_ws: int, parent: QWidget | None = None):
         """``num_ws``: the generator's W+ layer count (names the layers of each group)."""
@@ -186,6 +194,14 @@ class MorphPanel(QWidget):
         self.t_label.setMinimumWidth(self.t_label.fontMetrics().horizontalAdvance("t = 0.000"))
         self.export_button = QPushButton("Export frames…")
         self.export_button.clicked.connect(self.export_requested)
+        self.add_menu = QMenu(self)
+        self.add_menu.addAction("Photo…", self._choose_keyframe_photo)
+        self.add_menu.addAction("The current seed", lambda: self.keyframe_seed_requested.emit(self.t()))
+        self.add_button = QPushButton("Add keyframe", toolTip="Add a keyframe at the playhead, between A and B: "
+                                                              "a photo, or the seed of the Face panel")
+        self.add_button.setMenu(self.add_menu)
+        self.remove_button = QPushButton("Remove keyframe", toolTip="Remove the keyframe under the playhead")
+        self.remove_button.clicked.connect(lambda: self.keyframe_removed.emit(self._keyframe_at_playhead()))
 
         slots = QHBoxLayout()
         slots.addWidget(self.slots["A"])
@@ -197,8 +213,13 @@ class MorphPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
+        keyframes = QHBoxLayout()
+        keyframes.addWidget(self.add_button)
+        keyframes.addWidget(self.remove_button)
+        keyframes.addStretch(1)
         layout.addLayout(slots)
         layout.addLayout(timeline)
+        layout.addLayout(keyframes)
         layout.addWidget(self.timing)
         layout.addWidget(self.export_button)
         self._show_t()
@@ -219,15 +240,32 @@ class MorphPanel(QWidget):
         self.slots[slot].clear()
         self._update_enabled()
 
+    def set_middle_keyframes(self, times: tuple[float, ...]) -> None:
+        """Show the keyframes between A and B at ``times`` on the timeline."""
+        self.timeline.set_middle_keyframes(times)
+        self._update_enabled()
+
     def _update_enabled(self) -> None:
         for name, slot in self.slots.items():
             self.timeline.set_loaded(name, slot.loaded)
-        loaded = any(s.loaded for s in self.slots.values())
-        for widget in (self.timeline, self.t_label, self.timing, self.export_button):
-            widget.setEnabled(loaded)
+        active = any(s.loaded for s in self.slots.values()) or bool(self.timeline.middle_times)
+        for widget in (self.timeline, self.t_label, self.timing, self.export_button, self.add_button):
+            widget.setEnabled(active)
+        self.remove_button.setEnabled(active and self._keyframe_at_playhead() is not None)
+
+    def _keyframe_at_playhead(self) -> float | None:
+        """The time of the keyframe between A and B under the playhead, or None."""
+        return next((t for t in self.timeline.middle_times if abs(t - self.t()) <= AT_KEYFRAME), None)
+
+    def _choose_keyframe_photo(self) -> None:
+        t = self.t()
+        path, _ = QFileDialog.getOpenFileName(self, f"Add a photo keyframe at t = {t:.2f}", "", PHOTO_FILTER)
+        if path:
+            self.keyframe_photo_chosen.emit(t, path)
 
     def _moved(self, t: float) -> None:
         self._show_t()
+        self.remove_button.setEnabled(self.timeline.isEnabled() and self._keyframe_at_playhead() is not None)
         self.t_changed.emit(t)
 
     def _show_t(self) -> None:

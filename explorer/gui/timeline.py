@@ -1,4 +1,5 @@
-"""The morph timeline: a track from A (t = 0) to B (t = 1) with a playhead to drag."""
+"""The morph timeline: a track from A (t = 0) to B (t = 1), the keyframes between them, and a
+playhead to drag."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ PLAYHEAD_HOVER = "#a9c4e6"
 
 class MorphTimeline(pg.PlotWidget):
     """A thin track from 0 to 1 with keyframe markers "A" and "B" at its ends (dimmed while
-    their slot is empty) and a playhead at the morph position t.
+    their slot is empty), numbered markers for the keyframes between them, and a playhead at
+    the morph position t.
 
     Drag the playhead, or press anywhere on the track to jump there (and keep dragging);
     with focus, ← / → nudge t by 0.01 and Home / End go to A / B. Zoom, pan and the context
@@ -70,6 +72,8 @@ class MorphTimeline(pg.PlotWidget):
             self.addItem(label)
             self._markers[slot] = (diamond, label)
             self.set_loaded(slot, False)
+        self._middle: list[pg.GraphicsObject] = []
+        self.middle_times: tuple[float, ...] = ()
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=True, bounds=(0, 1), span=(0.4, 0.9),
                                         pen=pg.mkPen(ACCENT, width=2),
                                         hoverPen=pg.mkPen(PLAYHEAD_HOVER, width=2))
@@ -92,6 +96,24 @@ class MorphTimeline(pg.PlotWidget):
         diamond.setPen(pg.mkPen(LOADED_MARKER if loaded else EMPTY_MARKER, width=1.5))
         diamond.setBrush(LOADED_MARKER if loaded else WINDOW)
         label.setColor(LOADED_MARKER if loaded else DIMMED)
+
+    def set_middle_keyframes(self, times: tuple[float, ...]) -> None:
+        """Draw the keyframes between A and B at ``times`` (increasing, in (0, 1)), numbered 1, 2, …"""
+        for item in self._middle:
+            self.removeItem(item)
+        self._middle = []
+        font = QFont(self.font())
+        font.setBold(True)
+        for number, t in enumerate(times, start=1):
+            diamond = pg.ScatterPlotItem([t], [TRACK_Y], symbol="d", size=13, brush=LOADED_MARKER,
+                                        pen=pg.mkPen(LOADED_MARKER, width=1.5))
+            label = pg.TextItem(str(number), anchor=(0.5, 0), color=LOADED_MARKER)
+            label.setFont(font)
+            label.setPos(t, LABEL_Y)
+            for item in (diamond, label):
+                self.addItem(item)
+                self._middle.append(item)
+        self.middle_times = tuple(times)
 
     def changeEvent(self, event) -> None:
         """Grey the playhead and the filled part of the track while disabled."""
