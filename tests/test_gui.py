@@ -159,7 +159,7 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert_close(wait_current(qtbot, window), at_b)              # t = 1: still B
 
 
-def test_keyframes_between_a_and_b(qtbot, window, bundle, shared_data):
+def test_keyframes_between_a_and_b(qtbot, window, bundle, shared_data, bad_photo):
     panel = window.morph
     assert not panel.add_button.isEnabled()                          # nothing to morph yet
     window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
@@ -176,6 +176,9 @@ def test_keyframes_between_a_and_b(qtbot, window, bundle, shared_data):
 
     window.add_photo_keyframe(0.51, str(shared_data / "portraits" / "grace_hopper.jpg"))
     assert window.status.is_error() and "No room for a keyframe at t = 0.51" in window.status.message()
+    window.add_photo_keyframe(0.75, str(bad_photo("no-face")))
+    qtbot.waitUntil(lambda: "no face found" in window.status.message(), timeout=TIMEOUT)
+    assert window.session.times == (0.0, 0.5, 1.0)
     window.add_photo_keyframe(0.75, str(shared_data / "portraits" / "grace_hopper.jpg"))
     qtbot.waitUntil(lambda: len(window.session.times) == 4, timeout=TIMEOUT)
     assert window.session.keyframes[2].label == "grace_hopper.jpg" and panel.timeline.middle_times == (0.5, 0.75)
