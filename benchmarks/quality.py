@@ -49,6 +49,7 @@ from explorer.metrics.sources import (
 )
 from explorer.netio import read_json
 from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
+from explorer.train.progress import training_hours
 from explorer.weights import DEFAULT_WEIGHTS, file_sha256
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
@@ -108,11 +109,9 @@ def measure(source, real: dict, num: int, ppl_num: int, resolution: int) -> dict
 
 
 def describe_dcgan(run: Path) -> str:
-    config = read_json(run / "checkpoint.json").get("config", {})
-    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip()]
-    hours = sum((b["kimg"] - a) * 1000 / b["img_per_s"] for a, b in zip([0.0] + [s["kimg"] for s in stats], stats,
-                                                                             strict=False)) / 3600
-    return f"our trainer, {stats[-1]['kimg']:.0f} kimg, batch {config.get('batch')}, {hours:.2f} h training"
+    meta = read_json(run / "checkpoint.json")
+    return (f"our trainer, {meta['progress']['nimg'] / 1000:.0f} kimg, batch {meta['config'].get('batch')}, "
+            f"{training_hours(run):.2f} h on this shared CPU")
 
 
 def table(rows: dict[str, dict], notes: dict[str, str], header: str) -> str:
