@@ -12,7 +12,7 @@ from pathlib import Path
 
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
-from explorer.morph import EASINGS, GROUPS, PACES, TOGETHER
+from explorer.morph import EASINGS, GROUPS, PACES, TOGETHER, check_times
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +71,15 @@ def _window(text: str) -> tuple[float, float]:
     return window
 
 
+def _times(text: str) -> tuple[float, ...]:
+    """"0,0.3,1" → (0.0, 0.3, 1.0): keyframe times, strictly increasing within [0, 1]."""
+    try:
+        return check_times(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated times increasing within [0, 1], got {text!r}") \
+            from None
+
+
 def _device_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
@@ -124,11 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", type=Path, required=True)
     _weights_args(p)
 
-    p = sub.add_parser("morph", help="render a morph through photos or seeds (evenly spaced keyframes)")
+    p = sub.add_parser("morph", help="render a morph through photos or seeds")
     p.add_argument("first", metavar="A", help="photo path or seed:N")
     p.add_argument("rest", nargs="+", metavar="B", help="photo path or seed:N; more make the morph go on through them")
     p.add_argument("--frames", type=_at_least(2), default=60)
     p.add_argument("--fps", type=_at_least(1), default=30)
+    p.add_argument("--times", type=_times, metavar="T,T,…",
+                   help="when the morph reaches each keyframe, from 0 to 1 (default: evenly spaced)")
     p.add_argument("--easing", choices=EASINGS, default="linear", help="speed curve within each segment")
     p.add_argument("--pace", choices=PACES, default="perceptual",
                    help="space frames evenly in how much the picture changes (default), or evenly in time")

@@ -105,8 +105,10 @@ def cmd_morph(args) -> int:
     from explorer.session import Session
     bundle = _bundle(args)
     specs = [args.first, *args.rest]
+    if args.times is not None and len(args.times) != len(specs):
+        raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
     session = Session(psi=args.trunc, keyframes=tuple(_keyframe(bundle, spec) for spec in specs),
-                      times=evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
+                      times=args.times or evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     times = session.frame_times(bundle, args.frames)
     out = export_frames(morph_frames(bundle, session, times), args.out, fps=args.fps,

@@ -118,23 +118,24 @@ def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir
     photo = shared_data / "portraits" / "astronaut.png"
     out = tmp_path / "frames"
     code, _, err = run(capsys, "morph", "seed:1", photo, "seed:3", "--frames", 5, "--easing", "cubic", "--pace", "time",
-                       "--coarse", "0:0.5", "--fine", "0.5:1", "--weights", weights_dir, "--out", out)
+                       "--times", "0,0.25,1", "--coarse", "0:0.5", "--fine", "0.5:1", "--weights", weights_dir, "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]
     sidecar = json.loads((out / "morph.json").read_text())
-    assert [(k["label"], k["time"]) for k in sidecar["keyframes"]] == [("seed 1", 0.0), ("astronaut.png", 0.5),
+    assert [(k["label"], k["time"]) for k in sidecar["keyframes"]] == [("seed 1", 0.0), ("astronaut.png", 0.25),
                                                                        ("seed 3", 1.0)]
     assert sidecar["easing"] == "cubic" and sidecar["num_frames"] == 5 and sidecar["fps"] == 30
     assert sidecar["windows"] == {"coarse": [0.0, 0.5], "middle": [0.0, 1.0], "fine": [0.5, 1.0]}
     bundle = load_bundle(weights_dir, "cpu")
-    for i, key in ((0, 0), (2, 1), (4, 2)):                            # frames at the keyframes' times
+    for i, key in ((0, 0), (1, 1), (4, 2)):                            # frames at the keyframes' times
         expected = render(bundle, torch.tensor(sidecar["keyframes"][key]["ws"]).unsqueeze(0))[0]
         frame = np.asarray(Image.open(out / f"frame{i:04d}.png"))
         assert np.abs(frame.astype(int) - expected).max() <= 1, i
 
 
 @pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--frames", "many"], ["--easing", "bounce"],
-                                     ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"], []])
+                                     ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"],
+                                     ["--times", "0,1.5"], ["--times", "0,x"], ["--pace", "fast"], []])
 def test_morph_usage_errors_exit_2_with_one_line(capsys, tmp_path, options):
     keyframes = ["seed:1", "seed:2"] if options else ["seed:1"]        # [] : only one keyframe
     with pytest.raises(SystemExit) as exit_info:
