@@ -16,6 +16,10 @@ Rewrites the "Quality table" section of docs/BENCHMARKS.md and prints every figu
 JSON object on its last line.
 
     python -m benchmarks.quality --data data/utkface-64.zip --dcgan runs/dcgan64 [--num 10000]
+
+The peer needs ``pip install --no-deps gan-face-generate==1.1.1`` (without --no-deps it pulls
+torchvision, which does not work beside the CPU torch here; GUIDE.md §2); PPL needs the VGG16
+LPIPS weights (``python -m explorer.metrics.lpips_convert --download --net vgg``).
 """
 
 import argparse
