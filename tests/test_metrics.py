@@ -361,3 +361,7 @@ def test_eval_bad_input_is_one_line(capsys, tmp_path):
     assert code == 1 and "--real" in err
     code, _, err = run(capsys, "eval", "lpips", "--real", tmp_path / "empty", "--fake", tmp_path / "empty")
     assert code == 1 and "no images" in err
+    (tmp_path / "one").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "one" / "a.png")
+    code, _, err = run(capsys, "eval", "fid", "--real", tmp_path / "one", "--split", "held-out", "--fake", tmp_path / "one")
+    assert code == 1 and "--split needs a dataset zip" in err and err.count("\n") == 1
