@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     d = dsub.add_parser("list", help="one JSON object per direction")
     _weights_args(d)
+    d = dsub.add_parser("rename", help="give a direction the label the GUI shows (its name stays its key)")
+    d.add_argument("name", help="the direction's name, as `directions list` prints it")
+    d.add_argument("label", help='e.g. "Hair colour"')
+    _weights_args(d)
     d = dsub.add_parser("fit", help="fit directions and store them in the weights folder")
     d.add_argument("--method", choices=["sefa", "ganspace", "interfacegan", "pose"], default="sefa",
                    help="sefa / ganspace: unsupervised components; interfacegan: attribute boundaries from "

@@ -245,6 +245,10 @@ def cmd_directions(args) -> int:
         for d in bundle.directions:
             print(json.dumps(d.describe()))
         return 0
+    if args.action == "rename":
+        from explorer.weights import rename_direction
+        print(json.dumps(rename_direction(bundle.path, args.name, args.label).describe()))
+        return 0
     if args.method == "interfacegan":
         found = _fit_interfacegan(args, bundle)
     elif args.method == "pose":

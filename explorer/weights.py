@@ -18,7 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -238,9 +238,31 @@ def write_manifest(folder: Path, models: dict, licence: str) -> dict:
     return manifest
 
 
+def rename_direction(folder: Path, name: str, label: str) -> Direction:
+    """Give the stored direction ``name`` the label ``label`` (what the GUI and ``directions
+    list`` show; ``name`` stays its key), written as ``add_directions`` writes. Returns it renamed.
+
+    Raises:
+        UserError: no direction ``name`` in ``folder``, an empty label, or unreadable files.
+    """
+    folder = Path(folder)
+    label = label.strip()
+    if not label:
+        raise UserError("a direction's label cannot be empty")
+    stem = folder / "directions"
+    if not stem.with_suffix(".json").is_file():
+        raise UserError(f"{folder}: no directions to rename")
+    stored = {d.name: d for d in load_directions(stem, file_sha256(folder / "generator.safetensors"))}
+    if name not in stored:
+        raise UserError(f"{stem.with_suffix('.json')}: no direction {name!r} (known: {', '.join(stored)})")
+    renamed = replace(stored[name], label=label)
+    add_directions(folder, [renamed], f"rename {name} → {label}")
+    return renamed
+
+
 def add_directions(folder: Path, directions: list[Direction], command: str) -> list[Direction]:
     """Store ``directions`` in a weights folder beside those it has (a direction of the same name
-    is replaced), and when the folder has a manifest, record their files' sha256 and the fit
+    is replaced where it stands), and when the folder has a manifest, record their files' sha256 and the fit
     (``models.directions.fits``: method, names, command, date) in it. Returns all directions now stored.
 
     Never half-written: the new directions files and manifest are written complete into a
@@ -255,9 +277,9 @@ def add_directions(folder: Path, directions: list[Direction], command: str) -> l
         raise UserError(f"{folder}: not a weights folder (no generator.safetensors)")
     sha = file_sha256(folder / "generator.safetensors")
     stem = folder / "directions"
-    names = {d.name for d in directions}
+    new = {d.name: d for d in directions}
     stored = load_directions(stem, sha) if stem.with_suffix(".json").is_file() else []
-    merged = [d for d in stored if d.name not in names] + list(directions)
+    merged = [new.pop(d.name, d) for d in stored] + list(new.values())
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
     try:
         save_directions(stage / "directions", merged, sha)

@@ -276,3 +276,18 @@ def test_cli_refuses_unknown_attributes_and_a_classifier_for_another_resolution(
                        *argv, "--num-samples", 50, "--weights", weights_copy, "--device", "cpu")
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in weights_copy.iterdir()} == before
+
+
+def test_rename_gives_a_component_a_label_in_place(capsys, weights_copy):
+    order = [d.name for d in load_bundle(weights_copy, "cpu").directions]
+    code, out, err = run(capsys, "directions", "rename", "sefa0-3_2", "Hair length", "--weights", weights_copy)
+    assert code == 0, err
+    assert json.loads(out)["label"] == "Hair length"
+    verify_manifest(weights_copy)                                                    # checksums updated
+    bundle = load_bundle(weights_copy, "cpu")
+    assert [d.name for d in bundle.directions] == order and bundle.direction("sefa0-3_2").label == "Hair length"
+    before = {p.name: p.read_bytes() for p in weights_copy.iterdir()}
+    for name, label, message in (("wings", "Wings", "no direction 'wings'"), ("sefa0-3_2", "  ", "cannot be empty")):
+        code, _, err = run(capsys, "directions", "rename", name, label, "--weights", weights_copy)
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in weights_copy.iterdir()} == before

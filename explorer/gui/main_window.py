@@ -31,7 +31,7 @@ from explorer.gui.status import StatusBar
 from explorer.gui.theme import apply_dark_theme
 from explorer.photos import EncodedPhoto
 from explorer.session import MIN_KEY_GAP, Keyframe, Session
-from explorer.weights import ModelBundle, load_bundle
+from explorer.weights import ModelBundle, load_bundle, rename_direction
 from explorer.worker import InferenceWorker, RenderResult
 
 TITLE = "Face Latent-Space Explorer"
@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.seed_panel.changed.connect(
             lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
         self.sliders.changed.connect(lambda: self._edit(sliders=self.sliders.values()))
+        self.sliders.rename_requested.connect(self.rename_direction)
         self.morph.t_changed.connect(lambda t: self._edit(morph_t=t))
         self.morph.photo_chosen.connect(self.load_photo)
         self.morph.photo_cleared.connect(self._clear_photo)
@@ -122,6 +123,17 @@ class MainWindow(QMainWindow):
         index = self.session.times.index(t)
         self.status.show_info(f"Removed keyframe {index} ({_label(self.session.keyframes[index])})")
         self._set_session(self.session.without_keyframe(index))
+
+    def rename_direction(self, name: str, label: str) -> None:
+        """Store ``label`` for direction ``name`` in the weights folder and show it on its slider."""
+        try:
+            renamed = rename_direction(self.bundle.path, name, label)
+        except (UserError, OSError) as e:
+            self.status.show_error(f"Could not rename {name}: {e}")
+            return
+        self.bundle.directions = [renamed if d.name == name else d for d in self.bundle.directions]
+        self.sliders.set_label(name, renamed.label)
+        self.status.show_info(f"Renamed {name} to {renamed.label!r} in {self.bundle.path / 'directions.json'}")
 
     def refine_photo(self, slot: str) -> None:
         """Refine slot ``slot``'s W+ by ``refine_steps`` of projection on the worker; the slot
