@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", type=Path, required=True)
     p.add_argument("--refine", type=int, default=0, metavar="STEPS",
                    help="refine each encoding by STEPS of projection (LPIPS + L2)")
+    p.add_argument("--face", type=_at_least(1), default=1, metavar="N",
+                   help="which face of each photo, by size: 1 the largest (default), 2 the next, …")
     _weights_args(p)
 
     p = sub.add_parser("edit", help="move a face along named directions")

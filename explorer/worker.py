@@ -91,9 +91,10 @@ class InferenceWorker(QObject):
         self._wake.emit()
         return request_id
 
-    def submit_encode(self, slot: str, path: str) -> None:
-        """Encode the photo at ``path`` for keyframe ``slot``; answers with ``encoded`` or ``failed``."""
-        self._queue(self._encode, slot, path)
+    def submit_encode(self, slot: str, path: str, face: int = 0) -> None:
+        """Encode face ``face`` (0: the largest) of the photo at ``path`` for keyframe ``slot``;
+        answers with ``encoded`` or ``failed``."""
+        self._queue(self._encode, slot, path, face)
 
     def submit_refine(self, slot: str, photo: EncodedPhoto, steps: int) -> None:
         """Refine ``photo``'s W+ for keyframe ``slot`` by ``steps`` of projection
@@ -160,8 +161,8 @@ class InferenceWorker(QObject):
         image = render(self.bundle, session.ws(self.bundle))[0]
         self.rendered.emit(RenderResult(request_id, session, image, (time.perf_counter() - start) * 1000))
 
-    def _encode(self, slot: str, path: str) -> None:
-        self.encoded.emit(slot, encode_photo(self.bundle, Path(path)))
+    def _encode(self, slot: str, path: str, face: int) -> None:
+        self.encoded.emit(slot, encode_photo(self.bundle, Path(path), face=face))
 
     def _refine(self, slot: str, photo: EncodedPhoto, steps: int) -> None:
         def on_step(step: int, loss: float) -> bool:

@@ -63,6 +63,18 @@ def test_encode_the_portraits(capsys, tmp_path, weights_dir, shared_data):
             assert Image.open(tmp_path / "enc" / f"{stem}_{kind}.png").size == (cfg["resolution"],) * 2
 
 
+def test_encode_picks_a_face_by_size(capsys, tmp_path, weights_dir, shared_data):
+    photo = shared_data / "portraits" / "astronaut.png"                  # her face, then the mission patch
+    crops = {}
+    for face in (1, 2):
+        code, _, err = run(capsys, "encode", photo, "--face", face, "--weights", weights_dir, "--outdir", tmp_path / f"f{face}")
+        assert code == 0, err
+        crops[face] = np.asarray(Image.open(tmp_path / f"f{face}" / "astronaut_aligned.png"), dtype=int)
+    assert np.abs(crops[1] - crops[2]).mean() > 20
+    code, _, err = run(capsys, "encode", photo, "--face", 3, "--weights", weights_dir, "--outdir", tmp_path / "f3")
+    assert code == 1 and "has 2 face(s); there is no face 3" in err and not (tmp_path / "f3").exists()
+
+
 @pytest.mark.parametrize("content, message", [(b"not an image", "not an image"),
                                               (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "corrupt")])
 def test_encode_bad_files_fail_with_one_line(capsys, tmp_path, weights_dir, content, message):

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.morph.photo_cleared.connect(self._clear_photo)
         self.morph.refine_requested.connect(self.refine_photo)
         self.morph.refine_cancelled.connect(self._cancel_refine)
+        self.morph.face_requested.connect(self.next_face)
         self.morph.timing.changed.connect(
             lambda: self._edit(easing=self.morph.timing.easing(), windows=self.morph.timing.windows()))
         self.morph.export_requested.connect(self._open_export_dialog)
@@ -110,6 +111,13 @@ class MainWindow(QMainWindow):
         """Encode the photo at ``path`` into keyframe ``slot`` ("A" or "B") on the worker."""
         self.status.show_info(f"Encoding {Path(path).name}…")
         self.worker.submit_encode(slot, str(path))
+
+    def next_face(self, slot: str) -> None:
+        """Encode the next face (by size) of slot ``slot``'s photo in its place."""
+        photo = self.photos[slot]
+        face = (photo.face + 1) % photo.num_faces
+        self.status.show_info(f"Encoding face {face + 1} of {photo.num_faces} of {photo.path.name}…")
+        self.worker.submit_encode(slot, str(photo.path), face)
 
     def add_photo_keyframe(self, t: float, path: str) -> None:
         """Encode the photo at ``path`` on the worker and add it as a keyframe at morph time ``t``."""
@@ -197,8 +205,11 @@ class MainWindow(QMainWindow):
             self._add_keyframe(float(slot[len(MIDDLE):]), Keyframe.from_photo(photo.path, photo.ws))
             return
         self.photos[slot] = photo
-        self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned))
-        faces = f" ({photo.num_faces} faces found; used the largest)" if photo.num_faces > 1 else ""
+        self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned), photo.face, photo.num_faces)
+        faces = ""
+        if photo.num_faces > 1:
+            which = "the largest" if photo.face == 0 else f"face {photo.face + 1} by size"
+            faces = f" ({photo.num_faces} faces found; used {which}; ⇆ picks another)"
         self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
         self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
 
@@ -219,7 +230,8 @@ class MainWindow(QMainWindow):
                 self.status.show_info(f"Refining {original.path.name} stopped; {slot} is as it was")
             return
         self.photos[slot] = photo
-        self.morph.set_photo(slot, f"{photo.path.name} (refined)", np.asarray(photo.aligned))
+        self.morph.set_photo(slot, f"{photo.path.name} (refined)", np.asarray(photo.aligned), photo.face,
+                             photo.num_faces)
         self.status.show_info(f"{photo.path.name} refined ({self.refine_steps} steps of projection)")
         self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
 

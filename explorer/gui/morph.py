@@ -44,12 +44,14 @@ class PhotoSlot(QFrame):
         cleared(): the ✕ was pressed.
         refine_requested(): "Refine" was pressed.
         refine_cancelled(): "Cancel" was pressed during a refinement.
+        face_requested(): "next face" was pressed (shown when the photo holds several faces).
     """
 
     chosen = Signal(str)
     cleared = Signal()
     refine_requested = Signal()
     refine_cancelled = Signal()
+    face_requested = Signal()
 
     def __init__(self, slot: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -66,6 +68,9 @@ class PhotoSlot(QFrame):
         policy = self.clear_button.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         self.clear_button.setSizePolicy(policy)
+        self.face_button = QToolButton(text="⇆")
+        self.face_button.clicked.connect(self.face_requested)
+        self.face_button.setSizePolicy(policy)
         self.load_button = QPushButton(f"Load {slot}…", toolTip=f"Load a photo as keyframe {slot}")
         self.load_button.clicked.connect(self._choose)
         self.refine_button = QPushButton("Refine", toolTip="Fit the W+ closer to the photo by projection "
@@ -89,7 +94,11 @@ class PhotoSlot(QFrame):
         top = QHBoxLayout()
         top.addStretch(1)
         top.addWidget(self.thumbnail)
-        top.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignTop)
+        side = QVBoxLayout()
+        side.addWidget(self.clear_button)
+        side.addWidget(self.face_button)
+        side.addStretch(1)
+        top.addLayout(side)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -99,14 +108,18 @@ class PhotoSlot(QFrame):
         layout.addWidget(self.actions)
         self.clear()
 
-    def set_photo(self, name: str, aligned: np.ndarray) -> None:
-        """Show the aligned crop (uint8 [H, W, 3]) of photo ``name``."""
+    def set_photo(self, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1) -> None:
+        """Show the aligned crop (uint8 [H, W, 3]) of face ``face`` (0: the largest) of photo
+        ``name``, which holds ``num_faces`` faces; with several, "⇆" offers the next one."""
         pixmap = QPixmap.fromImage(to_qimage(aligned)).scaled(
             THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.thumbnail.setPixmap(pixmap)
         self.thumbnail.setStyleSheet("border: 1px solid #3a3e45; border-radius: 4px;")
-        self._set_caption(name)
+        self._set_caption(name if num_faces == 1 else f"{name} · face {face + 1}/{num_faces}")
         self.clear_button.show()
+        self.face_button.setVisible(num_faces > 1)
+        self.face_button.setToolTip(f"This photo holds {num_faces} faces: use face {(face + 1) % num_faces + 1} "
+                                    "(by size, largest first)")
         self.loaded = True
         self.refine_button.setEnabled(True)
 
@@ -118,6 +131,7 @@ class PhotoSlot(QFrame):
                                      "font-size: 28px; font-weight: 300;")
         self._set_caption("empty: the seed")
         self.clear_button.hide()
+        self.face_button.hide()
         self.loaded = False
         self.refine_button.setEnabled(False)
 
@@ -130,6 +144,7 @@ class PhotoSlot(QFrame):
             self.cancel_button.setText("Cancel")
         self.actions.setCurrentIndex(int(refining))
         self.clear_button.setEnabled(not refining)
+        self.face_button.setEnabled(not refining)
 
     def show_progress(self, step: int, steps: int) -> None:
         """Refinement step ``step`` of ``steps`` is done."""
@@ -162,7 +177,8 @@ class MorphPanel(QWidget):
 
     Signals:
         photo_chosen(slot, path), photo_cleared(slot), refine_requested(slot),
-        refine_cancelled(slot), t_changed(t), export_requested(), keyframe_photo_chosen(t, path),
+        refine_cancelled(slot), face_requested(slot), t_changed(t), export_requested(),
+        keyframe_photo_chosen(t, path),
         keyframe_seed_requested(t), keyframe_removed(t); ``timing.changed()``.
     """
 
@@ -170,6 +186,7 @@ class MorphPanel(QWidget):
     photo_cleared = Signal(str)
     refine_requested = Signal(str)
     refine_cancelled = Signal(str)
+    face_requested = Signal(str)
     t_changed = Signal(float)
     export_requested = Signal()
     keyframe_photo_chosen = Signal(float, str)
@@ -185,6 +202,7 @@ class MorphPanel(QWidget):
             slot.cleared.connect(lambda name=name: self.photo_cleared.emit(name))
             slot.refine_requested.connect(lambda name=name: self.refine_requested.emit(name))
             slot.refine_cancelled.connect(lambda name=name: self.refine_cancelled.emit(name))
+            slot.face_requested.connect(lambda name=name: self.face_requested.emit(name))
         self.timing = MorphTiming(num_ws)
         self.timeline = MorphTimeline()
         self.timeline.t_changed.connect(self._moved)
@@ -232,8 +250,8 @@ class MorphPanel(QWidget):
         """Move the playhead to ``t``; emits ``t_changed`` as dragging it does."""
         self.timeline.set_t(t)
 
-    def set_photo(self, slot: str, name: str, aligned: np.ndarray) -> None:
-        self.slots[slot].set_photo(name, aligned)
+    def set_photo(self, slot: str, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1) -> None:
+        self.slots[slot].set_photo(name, aligned, face, num_faces)
         self._update_enabled()
 
     def clear_photo(self, slot: str) -> None:
