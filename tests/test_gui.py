@@ -124,10 +124,10 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert window.status.message() == "astronaut.png loaded as A (2 faces found; used the largest; ⇆ picks another)"
     largest = window.session.key_a.ws
     slot_a = window.morph.slots["A"]
-    assert slot_a.face_button.isVisible() and "face 1/2" in slot_a.caption.toolTip()
+    assert slot_a.face_button.isVisible() and "· 1/2" in slot_a.caption.toolTip()
     slot_a.face_button.click()                                       # the second "face": the mission patch
     qtbot.waitUntil(lambda: window.photos["A"].face == 1, timeout=TIMEOUT)
-    assert "face 2/2" in slot_a.caption.toolTip() and window.session.key_a.ws != largest
+    assert "· 2/2" in slot_a.caption.toolTip() and window.session.key_a.ws != largest
     assert "used face 2 by size" in window.status.message()
     slot_a.face_button.click()
     qtbot.waitUntil(lambda: window.photos["A"].face == 0, timeout=TIMEOUT)
@@ -241,7 +241,7 @@ def test_refine_runs_on_the_worker_and_updates_slot_and_canvas(qtbot, window, bu
     qtbot.waitUntil(lambda: not slot.refining, timeout=TIMEOUT)
     assert len(threads) == 1 and threads[0] is not threading.main_thread()   # never on the UI thread
     assert progress[-1] == ("A", 5, 5) and slot.progress.value() == 5
-    assert slot.actions.currentIndex() == 0 and slot.caption.toolTip() == "astronaut.png (refined) · face 1/2"
+    assert slot.actions.currentIndex() == 0 and slot.caption.toolTip() == "astronaut.png (refined) · 1/2"
     assert window.status.message() == "astronaut.png refined (5 steps of projection)"
     after = window.session.key_a
     assert after.label == before.label and not np.allclose(after.ws, before.ws)

@@ -115,7 +115,7 @@ class PhotoSlot(QFrame):
             THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.thumbnail.setPixmap(pixmap)
         self.thumbnail.setStyleSheet("border: 1px solid #3a3e45; border-radius: 4px;")
-        self._set_caption(name if num_faces == 1 else f"{name} · face {face + 1}/{num_faces}")
+        self._set_caption(name if num_faces == 1 else f"{name} · {face + 1}/{num_faces}")
         self.clear_button.show()
         self.face_button.setVisible(num_faces > 1)
         self.face_button.setToolTip(f"This photo holds {num_faces} faces: use face {(face + 1) % num_faces + 1} "
