@@ -71,6 +71,15 @@ def _window(text: str) -> tuple[float, float]:
     return window
 
 
+def _keep(text: str) -> tuple[str, tuple[str, ...]]:
+    """"age:gender,pose" → ("age", ("gender", "pose"))."""
+    name, sep, others = text.partition(":")
+    kept = tuple(o.strip() for o in others.split(",") if o.strip())
+    if not sep or not name.strip() or not kept:
+        raise argparse.ArgumentTypeError(f"expected NAME:OTHER[,OTHER], got {text!r}")
+    return name.strip(), kept
+
+
 def _times(text: str) -> tuple[float, ...]:
     """"0,0.3,1" → (0.0, 0.3, 1.0): keyframe times, strictly increasing within [0, 1]."""
     try:
@@ -131,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--photo", type=Path)
     p.add_argument("--set", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help="slider value in σ units (see `explorer directions list`)")
+    p.add_argument("--keep", type=_keep, action="append", default=[], metavar="NAME:OTHER[,OTHER]",
+                   help="move NAME without changing OTHER, e.g. age:gender,pose (repeatable)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--outdir", type=Path, required=True)
     _weights_args(p)

@@ -88,6 +88,10 @@ def cmd_edit(args) -> int:
         if not direction.min <= value <= direction.max:
             raise UserError(f"--set {name}={value}: outside the slider range [{direction.min}, {direction.max}]")
         session = session.with_slider(name, value)
+    for name, others in args.keep:
+        for direction in (name, *others):
+            bundle.direction(direction)                                # unknown names: one clear error
+        session = replace(session, conditions={**session.conditions, name: others})
     original = render(bundle, replace(session, sliders={}).ws(bundle))[0]
     edited = render(bundle, session.ws(bundle))[0]
     outdir = _new_outdir(args.outdir)

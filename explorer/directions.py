@@ -27,7 +27,7 @@ metrics existed load with none. Loading directions made for another generator is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -65,6 +65,22 @@ class Direction:
         """Move W+ [N, num_ws, w_dim] by ``value`` σ along this direction. Returns a new tensor."""
         return apply_direction(ws, self.vector * self.scale, value, self.layers)
 
+    def conditioned(self, others: list[Direction], w_covariance: torch.Tensor) -> Direction:
+        """This direction made orthogonal to ``others`` (``condition``: moving it then leaves
+        what they measure as it is), with its σ re-measured as √(nᵀ Σ n) for the covariance Σ
+        [w_dim, w_dim] of w. Its ``conditioning`` lists the others' names after its own.
+
+        Raises:
+            ValueError: it lies (almost) in the span of the others.
+        """
+        if not others:
+            return self
+        vector = condition(self.vector, [o.vector.to(self.vector.device) for o in others])
+        cov = w_covariance.to(vector.device, torch.float64)
+        scale = float(torch.sqrt(vector.double() @ cov @ vector.double()))
+        names = self.conditioning + tuple(o.name for o in others if o.name not in self.conditioning)
+        return replace(self, vector=vector, scale=scale, conditioning=names)
+
     def describe(self) -> dict:
         """JSON description, as printed by ``explorer directions list``."""
         return {"name": self.name, "label": self.label, "min": self.min, "max": self.max,
@@ -85,6 +101,12 @@ def sample_w(G: Generator, num_samples: int, seed: int = 0, chunk: int = 2000) -
 def w_std_along(G: Generator, vectors: torch.Tensor, num_samples: int = 10_000, seed: int = 0) -> torch.Tensor:
     """σ of w projected on each row of ``vectors`` [K, w_dim], over ``num_samples`` mapped z. Returns [K]."""
     return (sample_w(G, num_samples, seed) @ vectors.cpu().T).std(dim=0)
+
+
+def w_covariance(G: Generator, num_samples: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """Covariance of w over the samples ``w_std_along`` uses → float64 [w_dim, w_dim] on the CPU,
+    so √(nᵀ Σ n) is the σ it gives along a unit n."""
+    return torch.cov(sample_w(G, num_samples, seed).double().T)
 
 
 def _check_components(G: Generator, layers: range, num_components: int) -> None:

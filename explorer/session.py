@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from explorer.directions import Direction
 from explorer.errors import UserError
 from explorer.images import to_uint8
 from explorer.latent import broadcast, seed_to_z, slerp, truncate
@@ -91,6 +92,7 @@ class Session:
     seed: int = 0
     psi: float = 0.7
     sliders: dict = field(default_factory=dict)       # direction name → value in σ units
+    conditions: dict = field(default_factory=dict)    # direction name → names it leaves unchanged
     keyframes: tuple = (None, None)                    # Keyframe | None each
     times: tuple = (0.0, 1.0)
     morph_t: float = 0.0
@@ -102,6 +104,7 @@ class Session:
         object.__setattr__(self, "keyframes", tuple(self.keyframes))
         object.__setattr__(self, "times", check_times(self.times))
         object.__setattr__(self, "windows", check_windows(self.windows))
+        object.__setattr__(self, "conditions", {k: tuple(v) for k, v in self.conditions.items() if v})
         if len(self.times) != len(self.keyframes):
             raise ValueError(f"{len(self.keyframes)} keyframes but {len(self.times)} times")
         if self.easing not in EASINGS:
@@ -255,10 +258,17 @@ class Session:
         with torch.no_grad():
             return truncate(G.mapping(z), G.mapping.w_avg, self.psi)
 
+    def slider_direction(self, bundle: ModelBundle, name: str) -> Direction:
+        """Direction ``name`` as its slider moves: made orthogonal to the directions
+        ``conditions[name]`` names (``Direction.conditioned``), so that they stay unchanged."""
+        keep = self.conditions.get(name, ())
+        return bundle.direction(name).conditioned([bundle.direction(k) for k in keep], bundle.w_covariance()) \
+            if keep else bundle.direction(name)
+
     def _with_sliders(self, bundle: ModelBundle, ws: torch.Tensor) -> torch.Tensor:
         for name, value in self.sliders.items():
             if value:
-                ws = bundle.direction(name).apply(ws, value)
+                ws = self.slider_direction(bundle, name).apply(ws, value)
         return ws
 
 

@@ -23,7 +23,12 @@ from pathlib import Path
 
 import torch
 
-from explorer.directions import Direction, load_directions, save_directions
+from explorer.directions import (
+    Direction,
+    load_directions,
+    save_directions,
+    w_covariance,
+)
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
 from explorer.netio import (
@@ -157,10 +162,17 @@ class ModelBundle:
     directions: list[Direction] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
     alignment: str = "utkface"
+    _w_covariance: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def resolution(self) -> int:
         return self.generator.cfg.resolution
+
+    def w_covariance(self) -> torch.Tensor:
+        """The covariance of w (``directions.w_covariance``), measured on first use (~0.1 s)."""
+        if self._w_covariance is None:
+            self._w_covariance = w_covariance(self.generator)
+        return self._w_covariance
 
     def direction(self, name: str) -> Direction:
         """The direction called ``name``. Raises UserError listing the known names otherwise."""

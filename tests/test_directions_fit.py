@@ -19,6 +19,7 @@ from explorer.directions import (
     sample_w,
     save_directions,
     sefa,
+    w_std_along,
 )
 from explorer.errors import UserError
 from explorer.interfacegan import (
@@ -291,3 +292,27 @@ def test_rename_gives_a_component_a_label_in_place(capsys, weights_copy):
         code, _, err = run(capsys, "directions", "rename", name, label, "--weights", weights_copy)
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in weights_copy.iterdir()} == before
+
+
+def test_a_slider_can_keep_other_attributes_unchanged(capsys, tmp_path, weights_dir):
+    bundle = load_bundle(weights_dir, "cpu")
+    age, pose, gender = (bundle.direction(n) for n in ("age", "pose", "gender"))
+    kept = age.conditioned([pose], bundle.w_covariance())
+    assert abs(float(kept.vector @ pose.vector)) < 1e-5 and abs(float(kept.vector.norm()) - 1) < 1e-5
+    assert kept.conditioning == ("gender", "pose") and age.conditioned([], bundle.w_covariance()) is age
+    assert kept.scale == pytest.approx(float(w_std_along(bundle.generator, kept.vector[None])[0]), rel=1e-3)
+    assert abs(float(age.vector @ pose.vector)) > 10 * abs(float(kept.vector @ pose.vector))
+    with pytest.raises(ValueError, match="span"):
+        gender.conditioned([gender], bundle.w_covariance())
+
+    code, _, err = run(capsys, "edit", "--seed", 3, "--set", "age=2", "--keep", "age:pose", "--weights", weights_dir,
+                       "--outdir", tmp_path / "kept")
+    assert code == 0, err
+    session = json.loads((tmp_path / "kept" / "seed0003_edit.json").read_text())
+    assert session["conditions"] == {"age": ["pose"]}
+    code, _, err = run(capsys, "edit", "--seed", 3, "--set", "age=2", "--keep", "age:wings", "--weights", weights_dir,
+                       "--outdir", tmp_path / "wings")
+    assert code == 1 and "no direction named 'wings'" in err and not (tmp_path / "wings").exists()
+    with pytest.raises(SystemExit) as usage:
+        main(["edit", "--seed", "3", "--keep", "age", "--outdir", str(tmp_path / "x")])
+    assert usage.value.code == 2

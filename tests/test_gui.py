@@ -354,3 +354,17 @@ def test_rename_a_component_from_its_slider(qtbot, weights_dir, tmp_path, monkey
     assert win.bundle.direction("sefa0-3_2").label == "Hair length" and "Renamed sefa0-3_2" in win.status.message()
     assert load_bundle(tmp_path / "weights", "cpu").direction("sefa0-3_2").label == "Hair length"
     win.close()
+
+
+def test_a_slider_keeps_another_attribute_unchanged(qtbot, window, bundle):
+    window.sliders.sliders["age"].setValue(2.0)
+    free = wait_current(qtbot, window)
+    window.sliders.set_kept("age", "pose", True)
+    assert window.session.conditions == {"age": ("pose",)}
+    assert "keeps Pose (yaw) unchanged" in window.sliders.sliders["age"].toolTip()
+    kept = wait_current(qtbot, window)
+    assert_close(kept, expected(bundle, window.session.ws(bundle)))
+    assert not np.array_equal(free, kept)
+    window.sliders.set_kept("age", "pose", False)
+    assert window.session.conditions == {}
+    assert_close(wait_current(qtbot, window), free)

@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
             lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
         self.sliders.changed.connect(lambda: self._edit(sliders=self.sliders.values()))
         self.sliders.rename_requested.connect(self.rename_direction)
+        self.sliders.conditions_changed.connect(lambda: self._edit(conditions=self.sliders.conditions()))
         self.morph.t_changed.connect(lambda t: self._edit(morph_t=t))
         self.morph.photo_chosen.connect(self.load_photo)
         self.morph.photo_cleared.connect(self._clear_photo)

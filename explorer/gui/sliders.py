@@ -22,11 +22,14 @@ UNSUPERVISED = ("sefa", "ganspace")   # methods whose directions are numbered co
 class DirectionSliders(QWidget):
     """One ``ValueSlider`` per direction (its min..max in steps of 0.1 σ, default 0): the named
     attributes (age, gender, pose, …) first, then the unsupervised components, each in stored order.
-    Right-clicking a slider offers "Rename…" (e.g. "Component 3 (layers 0–3)" → "Hair length").
+    Right-clicking a slider offers "Rename…" (e.g. "Component 3 (layers 0–3)" → "Hair length")
+    and, for a named attribute, "Keep unchanged": the other named attributes its slider must not
+    move (conditional editing, e.g. age keeping gender).
 
     Signals:
         changed(): any slider moved, or all were reset (one signal for the lot).
         rename_requested(name, label): the user gave direction ``name`` a new label.
+        conditions_changed(): the "Keep unchanged" choice of a slider changed (see ``conditions``).
 
     Attributes:
         sliders: direction name → its ValueSlider.
@@ -34,6 +37,7 @@ class DirectionSliders(QWidget):
 
     changed = Signal()
     rename_requested = Signal(str, str)
+    conditions_changed = Signal()
 
     def __init__(self, directions: list[Direction], parent: QWidget | None = None):
         super().__init__(parent)
@@ -41,6 +45,8 @@ class DirectionSliders(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         self.sliders: dict[str, ValueSlider] = {}
+        self._directions = {d.name: d for d in directions}
+        self._conditions: dict[str, tuple[str, ...]] = {}
         for d in sorted(directions, key=lambda d: d.method in UNSUPERVISED):
             slider = ValueSlider(d.label, d.min, d.max, STEP, 0.0, "{:+.1f} σ")
             slider.setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}")
@@ -73,9 +79,34 @@ class DirectionSliders(QWidget):
         if ok and label.strip() and label.strip() != current:
             self.rename_requested.emit(name, label.strip())
 
+    def conditions(self) -> dict[str, tuple[str, ...]]:
+        """Direction name → the named directions its slider keeps unchanged (only sliders with some)."""
+        return dict(self._conditions)
+
+    def set_kept(self, name: str, other: str, kept: bool) -> None:
+        """Make direction ``name``'s slider keep ``other`` unchanged (or not); emits ``conditions_changed``."""
+        keep = [k for k in self._conditions.get(name, ()) if k != other] + ([other] if kept else [])
+        self._conditions = {**self._conditions, name: tuple(keep)} if keep else \
+            {k: v for k, v in self._conditions.items() if k != name}
+        labels = ", ".join(self._directions[k].label for k in keep)
+        d = self._directions[name]
+        self.sliders[name].setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}"
+                                      + (f"; keeps {labels} unchanged" if keep else ""))
+        self.conditions_changed.emit()
+
     def _menu(self, name: str, pos) -> None:
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.ask_rename(name))
+        named = [d for d in self._directions.values() if d.method not in UNSUPERVISED and d.name != name]
+        if self._directions[name].method not in UNSUPERVISED and named:
+            keep = menu.addMenu("Keep unchanged")
+            for other in named:
+                fitted = other.name in self._directions[name].conditioning
+                action = keep.addAction(other.label + (" (fitted so)" if fitted else ""))
+                action.setCheckable(True)
+                action.setChecked(fitted or other.name in self._conditions.get(name, ()))
+                action.setEnabled(not fitted)
+                action.toggled.connect(lambda on, other=other.name: self.set_kept(name, other, on))
         menu.exec(self.sliders[name].mapToGlobal(pos))
 
     def reset_all(self) -> None:
