@@ -270,14 +270,8 @@ def cmd_directions(args) -> int:
 
 def cmd_weights(args) -> int:
     if args.action == "snapshot":
-        from explorer.train.checkpoint import (
-            read_checkpoint_meta,
-            save_network_snapshot,
-        )
-        from explorer.train.progress import training_hours
-        history = read_checkpoint_meta(args.gan)["progress"].get("history", [])
-        hours = training_hours(args.gan, history[-1]["kimg_to"] if history else 0.0)
-        files = save_network_snapshot(args.gan, args.out, hours)
+        from explorer.train.checkpoint import save_network_snapshot
+        files = save_network_snapshot(args.gan, args.out)
         print(f"wrote {len(files)} files to {args.out} ({sum(f.stat().st_size for f in files) / 2 ** 20:.1f} MiB)")
         return 0
     from explorer.train.pack import pack_weights

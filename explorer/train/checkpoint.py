@@ -26,6 +26,7 @@ from torch import nn
 
 from explorer.errors import UserError
 from explorer.netio import load_state, load_tensors, read_json, save_tensors, write_json
+from explorer.train.progress import training_hours
 
 META = "checkpoint.json"
 
@@ -101,11 +102,21 @@ SNAPSHOT_NETS = ("G", "D", "G_ema")          # float16, one file each (each unde
 SNAPSHOT_STATE = "state"                     # the rest of the training state (ADA, path length), float32
 
 
-def save_network_snapshot(run_dir: Path, out: Path, hours: float) -> list[Path]:
+def run_history(run_dir: Path) -> list[dict]:
+    """Every run a GAN run's networks grew through, this one last: [{"kimg_from", "kimg_to",
+    "hours", "hardware"}], the earlier ones carried by the snapshot it was started from (if any),
+    this one's hours summed from its ``stats.jsonl`` (``progress.training_hours``)."""
+    meta = read_checkpoint_meta(run_dir)
+    history = list(meta["progress"].get("history", []))
+    start = history[-1]["kimg_to"] if history else 0.0
+    return history + [{"kimg_from": start, "kimg_to": round(meta["progress"]["nimg"] / 1000, 3),
+                       "hours": round(training_hours(run_dir, start), 6), "hardware": meta.get("hardware", "unknown")}]
+
+
+def save_network_snapshot(run_dir: Path, out: Path) -> list[Path]:
     """Write a GAN run's network snapshot into folder ``out``: ``G``, ``D``, ``G_ema``
     ``.safetensors`` (float16), ``state.safetensors`` (ADA and path-length buffers, float32) and
-    ``training.json`` (config, kimg, step, ADA statistics and the run's history: one entry per
-    run it grew through, with kimg, hours and hardware; ``hours``: this run's).
+    ``training.json`` (config, kimg, step, ADA statistics and ``run_history``).
 
     The files are written into a staging folder first and then replace ``out`` as a whole, so
     an interrupted export leaves the previous snapshot intact.
@@ -124,11 +135,7 @@ def save_network_snapshot(run_dir: Path, out: Path, hours: float) -> list[Path]:
     tensors = load_tensors(path)
     if not all(any(k.startswith(f"{name}.") for k in tensors) for name in SNAPSHOT_NETS):
         raise UserError(f"{path}: not a GAN checkpoint (no {', '.join(SNAPSHOT_NETS)})")
-    progress = dict(meta["progress"])
-    history = progress.pop("history", [])
-    start = history[-1]["kimg_to"] if history else 0.0
-    history.append({"kimg_from": start, "kimg_to": round(progress["nimg"] / 1000, 3), "hours": round(hours, 6),
-                    "hardware": meta.get("hardware", "unknown")})
+    progress = {**meta["progress"], "history": run_history(run_dir)}
     staging = out.with_name(out.name + ".partial")
     if staging.exists():
         shutil.rmtree(staging)
@@ -139,7 +146,7 @@ def save_network_snapshot(run_dir: Path, out: Path, hours: float) -> list[Path]:
                       for k, v in tensors.items() if k.startswith(f"{name}.")})
     save_tensors(staging / f"{SNAPSHOT_STATE}.safetensors",
                  {k: v for k, v in tensors.items() if k.split(".", 1)[0] in ("augment", "pl")})
-    write_json(staging / SNAPSHOT_META, {"config": meta["config"], "progress": {**progress, "history": history}})
+    write_json(staging / SNAPSHOT_META, {"config": meta["config"], "progress": progress})
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)

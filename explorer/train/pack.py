@@ -17,7 +17,6 @@ from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
 from explorer.netio import read_json
 from explorer.train import checkpoint
-from explorer.train.progress import training_hours
 from explorer.weights import (
     DEFAULT_WEIGHTS,
     file_sha256,
@@ -55,9 +54,9 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
     meta = checkpoint.read_checkpoint_meta(run_dir)
     kimg = round(meta["progress"]["nimg"] / 1000, 3)
     data = read_dataset_meta(Path(meta["config"]["data"]))
-    history = meta["progress"].get("history", [])
-    hours = training_hours(run_dir, history[-1]["kimg_to"] if history else 0.0) + sum(h["hours"] for h in history)
-    hardware = {h["hardware"] for h in history} | {meta.get("hardware", "unknown")}
+    history = checkpoint.run_history(run_dir)
+    hours = sum(h["hours"] for h in history)
+    hardware = {h["hardware"] for h in history}
     return {"training_config": meta["config"],
             "dataset": {"source": data.get("source"), "images": data["count"], "resolution": data["resolution"],
                         "alignment": data.get("alignment", "none"),
