@@ -131,18 +131,20 @@ class Session:
         keyframes[index] = key
         return replace(self, keyframes=tuple(keyframes))
 
+    def has_room_for_keyframe(self, t: float) -> bool:
+        """Whether a keyframe can go at morph time ``t``: between the first and the last keyframe
+        (the GUI's A and B) and at least ``MIN_KEY_GAP`` from every keyframe."""
+        return all(abs(t - other) >= MIN_KEY_GAP for other in self.times) and self.times[0] < t < self.times[-1]
+
     def with_added_keyframe(self, t: float, key: Keyframe) -> Session:
-        """The session with ``key`` added at morph time ``t``, between the first and the last
-        keyframe (the GUI's A and B), which stay where they are.
+        """The session with ``key`` added at morph time ``t``; the first and last keyframe stay.
 
         Raises:
-            ValueError: ``t`` not strictly between the ends, or within ``MIN_KEY_GAP`` of
-                another keyframe.
+            ValueError: no room at ``t`` (``has_room_for_keyframe``).
         """
-        if not self.times[0] + MIN_KEY_GAP <= t <= self.times[-1] - MIN_KEY_GAP:
-            raise ValueError(f"a keyframe goes between A and B, at least {MIN_KEY_GAP} from each; t = {t:g}")
-        if any(abs(t - other) < MIN_KEY_GAP for other in self.times):
-            raise ValueError(f"t = {t:g} is within {MIN_KEY_GAP} of another keyframe")
+        if not self.has_room_for_keyframe(t):
+            raise ValueError(f"no room for a keyframe at t = {t:g}: it goes between A and B, at least "
+                             f"{MIN_KEY_GAP} from every keyframe")
         i = next(i for i, other in enumerate(self.times) if other > t)
         return replace(self, keyframes=(*self.keyframes[:i], key, *self.keyframes[i:]),
                        times=(*self.times[:i], t, *self.times[i:]))

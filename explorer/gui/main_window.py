@@ -246,13 +246,11 @@ class MainWindow(QMainWindow):
 
     def _keyframe_refused(self, t: float) -> bool:
         """Whether a keyframe cannot go at ``t`` (the status bar says why)."""
-        try:
-            self.session.with_added_keyframe(t, Keyframe.from_seed(0))
-        except ValueError:
-            self.status.show_error(f"No room for a keyframe at t = {t:.2f}: move the playhead between A and B, "
-                                   f"at least {MIN_KEY_GAP} from the other keyframes")
-            return True
-        return False
+        if self.session.has_room_for_keyframe(t):
+            return False
+        self.status.show_error(f"No room for a keyframe at t = {t:.2f}: move the playhead between A and B, "
+                               f"at least {MIN_KEY_GAP} from the other keyframes")
+        return True
 
     def _add_keyframe(self, t: float, key: Keyframe) -> None:
         if self._keyframe_refused(t):
