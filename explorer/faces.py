@@ -14,10 +14,12 @@ Alignments (``ALIGNMENTS``), both cutting an oriented square ("quad") out of the
   eye-to-mouth vector turned by 90°, so the eyes come out level; half its side is
   max(2·|eye_to_eye|, 1.8·|eye_to_mouth|); its centre lies 0.1·eye_to_mouth below the midpoint
   of the eyes. The crop shows the whole face with some hair and neck.
-- "utkface": an upright square around dlib's face box with the framing of UTKFace's "aligned &
-  cropped" faces. Measured on 384 random UTKFace images with exactly one detection (median; see
+- "utkface": a square around dlib's face box with the framing of UTKFace's "aligned & cropped"
+  faces, turned about the box centre so the eyes come out level (as they are in UTKFace's
+  crops). Measured on 384 random UTKFace images with exactly one detection (median; see
   ``benchmarks/face_framing.py``): box centre at (0.4475, 0.4475) of the side, box side 0.775 of
-  the side. The shipped weights were trained on those crops.
+  the side. UTKFace's 200² crops leave no room for FFHQ's framing (most of an "ffhq" crop of
+  them would be reflected padding), so the generators are trained on this one.
 
 Resampling (``warp_quad``): cut the quad's neighbourhood out of the photo, shrinking it with a
 box filter to at most two pixels per output pixel; where the quad leaves the photo, pad by
@@ -147,13 +149,17 @@ def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([centre - x - y, centre - x + y, centre + x + y, centre + x - y])
 
 
-def utkface_quad(box: FaceBox) -> np.ndarray:
-    """The upright square that puts ``box`` where dlib's box sits in UTKFace's crops:
-    float64 [4, 2] corners (top-left, bottom-left, bottom-right, top-right)."""
+def utkface_quad(box: FaceBox, landmarks: np.ndarray) -> np.ndarray:
+    """The square that puts ``box`` where dlib's box sits in UTKFace's crops, turned about the
+    box centre so the eye line of ``landmarks`` [68, 2] is level: float64 [4, 2] corners
+    (top-left, bottom-left, bottom-right, top-right)."""
+    eye_to_eye = landmarks[EYE_RIGHT].mean(0) - landmarks[EYE_LEFT].mean(0)
+    x = eye_to_eye / np.hypot(*eye_to_eye)                    # the crop's x axis, unit length
+    y = np.array([-x[1], x[0]])                               # x turned to point down
     side = box.side / BOX_SIDE
-    left = (box.left + box.right) / 2 - BOX_CENTRE[0] * side
-    top = (box.top + box.bottom) / 2 - BOX_CENTRE[1] * side
-    return np.array([(left, top), (left, top + side), (left + side, top + side), (left + side, top)])
+    box_centre = np.array([(box.left + box.right) / 2, (box.top + box.bottom) / 2])
+    top_left = box_centre - BOX_CENTRE[0] * side * x - BOX_CENTRE[1] * side * y
+    return np.stack([top_left, top_left + side * y, top_left + side * (x + y), top_left + side * x])
 
 
 def to_quad_frame(points: np.ndarray, quad: np.ndarray, resolution: int) -> np.ndarray:
@@ -244,7 +250,7 @@ def align_face(image: Image.Image, resolution: int, *, method: str, source: str 
         raise UserError(f"unknown alignment {method!r}; known: {', '.join(ALIGNMENTS)}")
     image = image if image.mode == "RGB" else image.convert("RGB")
     box, landmarks, num_faces = _one_face(image, source, face)
-    quad = ffhq_quad(landmarks) if method == "ffhq" else utkface_quad(box)
+    quad = ffhq_quad(landmarks) if method == "ffhq" else utkface_quad(box, landmarks)
     return AlignedFace(warp_quad(image, quad, resolution), box, to_quad_frame(landmarks, quad, resolution),
                        quad, num_faces, face)
 

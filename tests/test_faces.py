@@ -10,6 +10,7 @@ from PIL import Image
 
 from explorer.errors import UserError
 from explorer.faces import (
+    ALIGNMENTS,
     BOX_CENTRE,
     BOX_SIDE,
     EYE_LEFT,
@@ -61,14 +62,14 @@ def test_ffhq_levels_the_eyes_at_canonical_places(shared_data):
         assert np.abs(eyes - CANONICAL_EYES).max() < 0.03, (name, eyes)
 
 
-def test_ffhq_levels_a_rotated_face(grace):
-    upright = _eyes(align_face(grace, 256, method="ffhq").landmarks, 256)
+@pytest.mark.parametrize("method", ALIGNMENTS)
+def test_alignment_levels_a_rotated_face(grace, method):
+    upright = _eyes(align_face(grace, 256, method=method).landmarks, 256)
     tilted = grace.rotate(20, resample=Image.BICUBIC, expand=True)
-    before = _eyes(align_face(tilted, 256, method="utkface").landmarks, 256)
-    after = _eyes(align_face(tilted, 256, method="ffhq").landmarks, 256)
-    assert abs(before[1, 1] - before[0, 1]) > 0.1                # an upright crop keeps the tilt
+    after = _eyes(align_face(tilted, 256, method=method).landmarks, 256)
     assert abs(after[1, 1] - after[0, 1]) < 0.01
-    assert np.abs(after - upright).max() < 0.015
+    # "utkface" frames dlib's box, which fits a turned face a little differently (3 % here).
+    assert np.abs(after - upright).max() < (0.015 if method == "ffhq" else 0.04)
 
 
 def test_large_photos_align_like_small_ones(grace):
