@@ -22,8 +22,10 @@ Figures, over ``--seeds`` seeds rendered at ψ = ``--trunc`` as the app does:
   unedited face, and the share still the same person; gender drift, the mean |ΔP(female)|
   between the age slider's ends.
 - gender: share of faces whose predicted gender flips at the slider end away from their own.
-- smile: share of faces whose "happy" probability rises from the low to the high end, and its
-  mean rise; age drift, the mean |Δ predicted age| between the smile slider's ends.
+- smile: of the faces whose unedited "happy" probability is below ``UNHAPPY``, the share that
+  passes ``HAPPY_END`` at the slider's high end (issue 6: from < 0.3 to > 0.7); the share of all
+  faces whose "happy" rises from the low to the high end, and its mean rise; age drift, the mean
+  |Δ predicted age| between the smile slider's ends.
 
 Faces where a judge finds no face are left out of that figure (``faces_found`` says how many
 were used). A direction the weights lack is reported as skipped.
@@ -55,6 +57,7 @@ from explorer.weights import load_bundle
 JUDGE_SIDE = 256
 FER_MARGIN = 0.1
 HAPPY = 3      # fer's label order: angry, disgust, fear, happy, sad, surprise, neutral
+UNHAPPY, HAPPY_END = 0.3, 0.7   # issue 6's smile figure: "happy" from below 0.3 to above 0.7
 
 
 class Judges:
@@ -167,7 +170,11 @@ def smile_figures(bundle, judges, seeds, psi, direction) -> dict:
     happy, age = scores["happy"], scores["age"]
     found = np.isfinite(happy[:, [0, 2]]).all(axis=1)
     rise = happy[found, 2] - happy[found, 0]
+    unhappy = np.isfinite(happy[:, 2]) & (happy[:, 1] < UNHAPPY)     # NaN compares False
     return {"faces_found": int(found.sum()), "values": values.tolist(),
+            "unhappy_faces": int(unhappy.sum()),
+            "unhappy_to_happy_share": round(float((happy[unhappy, 2] > HAPPY_END).mean()), 4)
+            if unhappy.any() else None,
             "happy_rise_share": round(float((rise > 0).mean()), 4) if found.any() else None,
             "happy_rise": mean(rise), "age_drift": mean(np.abs(age[:, 2] - age[:, 0]))}
 

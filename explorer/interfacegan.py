@@ -67,13 +67,15 @@ Scorer = Callable[[torch.Tensor], dict[str, np.ndarray]]
 @dataclass(frozen=True)
 class Attribute:
     """A direction fitted from a classifier head: ``name`` (typed in ``--set NAME=VALUE``), the
-    dataset.json ``head`` it reads, the slider ``label`` and the W+ layer ``groups`` it moves
-    ("coarse", "middle", "fine", joined by "+")."""
+    dataset.json ``head`` it reads, the slider ``label``, the W+ layer ``groups`` it moves
+    ("coarse", "middle", "fine", joined by "+") and the ``sign`` of the head's score (−1: the
+    slider raises the opposite of the label, e.g. "beard" from CelebA's No_Beard)."""
 
     name: str
     head: str
     label: str
     groups: str
+    sign: int = 1
 
 
 ATTRIBUTES = (
@@ -88,7 +90,7 @@ ATTRIBUTES = (
     Attribute("bangs", "Bangs", "Bangs", "coarse+middle"),
     Attribute("hat", "Wearing_Hat", "Hat", "coarse+middle"),
     Attribute("mustache", "Mustache", "Mustache", "middle"),
-    Attribute("no_beard", "No_Beard", "No beard", "middle"),
+    Attribute("beard", "No_Beard", "Beard", "middle", sign=-1),
     Attribute("makeup", "Heavy_Makeup", "Makeup", "middle+fine"),
     Attribute("blond_hair", "Blond_Hair", "Blond hair", "fine"),
     Attribute("black_hair", "Black_Hair", "Black hair", "fine"),
@@ -151,8 +153,9 @@ def check_classifier(net: AttributeClassifier, source: str, generator_resolution
 
 def classifier_scorer(classifiers: dict[str, AttributeClassifier], attributes: list[Attribute],
                       sources: dict[str, str]) -> Scorer:
-    """A Scorer giving each attribute its head's output (binary: logit; regression: units) from
-    the classifier at ``sources[attribute.name]``, on renders downsampled (area) to its resolution."""
+    """A Scorer giving each attribute its head's output (binary: logit; regression: units) times
+    the attribute's ``sign``, from the classifier at ``sources[attribute.name]``, on renders
+    downsampled (area) to its resolution."""
     def score(images: torch.Tensor) -> dict[str, np.ndarray]:
         out = {}
         with torch.no_grad():
@@ -165,7 +168,7 @@ def classifier_scorer(classifiers: dict[str, AttributeClassifier], attributes: l
                 if x.shape[-1] != net.cfg.resolution:
                     x = F.interpolate(x, size=(net.cfg.resolution,) * 2, mode="area")
                 pred = net(x)
-                out.update({a.name: pred[a.head].double().cpu().numpy() for a in wanted})
+                out.update({a.name: a.sign * pred[a.head].double().cpu().numpy() for a in wanted})
         return out
     return score
 

@@ -23,7 +23,10 @@ from explorer.directions import (
 )
 from explorer.errors import UserError
 from explorer.interfacegan import (
+    ATTRIBUTES,
     Attribute,
+    available_attributes,
+    classifier_scorer,
     fit_directions,
     layer_range,
     parse_conditions,
@@ -231,6 +234,20 @@ def tiny_classifier(path, resolution: int):
     torch.manual_seed(0)
     save_network(AttributeClassifier(cfg), path / "classifier", "classifier", cfg.to_dict())
     return path
+
+
+def test_beard_reads_celebas_no_beard_head_the_other_way_round():
+    cfg = ClassifierConfig(resolution=16, heads=(AttributeHead("No_Beard", "binary"),), channel_base=256, channel_max=8)
+    torch.manual_seed(0)
+    net = AttributeClassifier(cfg).eval()
+    available = available_attributes({"cls": net})
+    assert list(available) == ["beard"] and available["beard"][0].label == "Beard"
+    images = torch.rand(4, 3, 16, 16) * 2 - 1
+    beard = classifier_scorer({"cls": net}, [available["beard"][0]], {"beard": "cls"})(images)["beard"]
+    with torch.no_grad():
+        no_beard = net(images)["No_Beard"].double().numpy()
+    np.testing.assert_allclose(beard, -no_beard)
+    assert {a.sign for a in ATTRIBUTES if a.name != "beard"} == {1}
 
 
 def test_cli_fits_interfacegan_into_the_weights_folder_and_edit_uses_it(capsys, tmp_path, weights_copy):
