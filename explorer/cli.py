@@ -255,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(ppl; 10000) or pairs (lpips, identity; default all)")
     p.add_argument("--resolution", type=int, help="evaluate at R×R (default: the resolution of --fake)")
     p.add_argument("--split", choices=["train", "held-out"], help="use only the trainers' train or held-out rows of the --real dataset zip")
+    p.add_argument("--record", action="store_true",
+                   help="also add the figures to the manifest.json of --fake (a weights folder)")
     _device_arg(p)
     return parser
 

@@ -282,9 +282,27 @@ def cmd_weights(args) -> int:
 
 def cmd_eval(args) -> int:
     from explorer.metrics.registry import compute
-    for record in compute(args.metric, args.real, args.fake, args.num, args.resolution, args.device, args.split):
+    from explorer.weights import (
+        MANIFEST,
+        describe_device,
+        pick_device,
+        record_evaluation,
+    )
+    if args.record and not (args.fake / MANIFEST).is_file():
+        raise UserError(f"{args.fake}: --record needs a weights folder with a {MANIFEST} as --fake")
+    records = compute(args.metric, args.real, args.fake, args.num, args.resolution, args.device, args.split)
+    for record in records:
         print(json.dumps(record), flush=True)
+    if args.record:
+        record_evaluation(args.fake, records, _eval_command(args), describe_device(pick_device(args.device)))
     return 0
+
+
+def _eval_command(args) -> str:
+    """The ``explorer eval`` command line that ``args`` stand for (what a manifest records)."""
+    options = [("--real", args.real), ("--fake", args.fake), ("--num", args.num),
+               ("--resolution", args.resolution), ("--split", args.split)]
+    return " ".join(["explorer eval", args.metric, *(f"{k} {v}" for k, v in options if v is not None)])
 
 
 HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,

@@ -5,7 +5,9 @@
     {"licence": "...",
      "files": {"generator.safetensors": {"sha256": "...", "size": 123}, ...},
      "models": {"generator": {...training facts..., "dataset": {..., "alignment": "ffhq"}},
-                "encoder": {...}, "directions": {...}}}
+                "encoder": {...}, "directions": {...}},
+     "evaluation": [{"metric": "fid", "value": 12.3, ..., "command": "explorer eval fid ...",
+                     "date": "2026-11-21", "hardware": "cpu: ..."}, ...]}
 
 Every network is ``NAME.safetensors`` + ``NAME.json`` (see ``explorer.netio``). Files listed
 in the manifest are checked against their sha256 before use.
@@ -247,6 +249,28 @@ def write_manifest(folder: Path, models: dict, licence: str) -> dict:
              for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".json") and p.name != MANIFEST}
     manifest = {"licence": licence, "files": files, "models": models}
     write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def record_evaluation(folder: Path, records: list[dict], command: str, hardware: str) -> dict:
+    """Add ``explorer eval``'s ``records`` (JSON objects with a "metric") to ``folder``'s manifest
+    under "evaluation", each with the ``command`` that measured it, today's date and the
+    ``hardware``; an earlier entry with the same command and metric is replaced. The manifest
+    lists no checksum of itself, so nothing else changes. Returns the manifest.
+
+    Raises:
+        UserError: ``folder`` has no readable manifest.json (naming it).
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise UserError(f"{folder}: no {MANIFEST}; evaluations are recorded into a weights folder")
+    manifest = read_json(path)
+    new = [{**r, "command": command, "date": datetime.date.today().isoformat(), "hardware": hardware}
+           for r in records]
+    measured = {(e["command"], e["metric"]) for e in new}
+    kept = [e for e in manifest.get("evaluation", []) if (e.get("command"), e.get("metric")) not in measured]
+    manifest["evaluation"] = kept + new
+    write_json(path, manifest)
     return manifest
 
 

@@ -2,6 +2,7 @@
 sanity on real faces (UTKFace, CelebA), PPL, image sets and the `explorer eval` command."""
 
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -17,10 +18,10 @@ from explorer.images import to_uint8
 from explorer.latent import seed_to_z
 from explorer.metrics import fid, identity, ppl, registry, sources
 from explorer.metrics.lpips import load_lpips
-from explorer.netio import save_network
+from explorer.netio import read_json, save_network
 from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
 from explorer.session import Session, render
-from explorer.weights import DCGAN_KIND, load_bundle
+from explorer.weights import DCGAN_KIND, load_bundle, verify_manifest
 
 
 @pytest.fixture(autouse=True)
@@ -351,6 +352,29 @@ def test_eval_fid_prints_json_and_caches_until_the_data_change(capsys, tmp_path,
     assert code == 0, err
     assert len(list((private_cache / "fid").glob("*.npz"))) == 2
     assert json.loads(out)["metric"] == "kid"
+
+
+def test_eval_records_its_figures_in_the_weights_manifest(capsys, tmp_path, weights_dir):
+    folder = tmp_path / "weights"
+    shutil.copytree(weights_dir, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "manifest.json"}
+    for num in (4, 4, 3):                                   # the same command twice, then another
+        code, out, err = run(capsys, "eval", "detection", "--fake", folder, "--num", num, "--record")
+        assert code == 0, err
+    manifest = verify_manifest(folder)
+    entries = manifest["evaluation"]
+    assert [e["command"] for e in entries] == [f"explorer eval detection --fake {folder} --num {n}" for n in (4, 3)]
+    assert entries[-1] == {**json.loads(out), "command": entries[-1]["command"], "date": entries[-1]["date"],
+                           "hardware": entries[-1]["hardware"]}
+    assert entries[-1]["hardware"].startswith("cpu") and manifest["models"] == read_json(weights_dir / "manifest.json")["models"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "manifest.json"} == before
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (8, 8)).save(images / "a.png")
+    code, _, err = run(capsys, "eval", "detection", "--fake", images, "--record")
+    assert code == 1 and "--record needs a weights folder" in err and err.count("\n") == 1
+    assert not (images / "manifest.json").exists()
 
 
 def test_eval_bad_input_is_one_line(capsys, tmp_path):
