@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     w = wsub.add_parser("pack", help="GAN run + encoder run → a new weights folder with directions and manifest")
     w.add_argument("--gan", type=Path, required=True, help="run folder of `explorer train gan`")
     w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
+    w.add_argument("--classifier", type=Path, action="append", default=[], metavar="RUN",
+                   help="run folder of `explorer train classifier`, shipped as classifier_<data source> (repeatable)")
     w.add_argument("--out", type=Path, required=True, help="a new folder")
     w = wsub.add_parser("snapshot", help="a GAN run's G, D and G_ema in float16, to continue training elsewhere "
                                          "(`explorer train gan --init DIR`)")

@@ -275,7 +275,7 @@ def cmd_weights(args) -> int:
         print(f"wrote {len(files)} files to {args.out} ({sum(f.stat().st_size for f in files) / 2 ** 20:.1f} MiB)")
         return 0
     from explorer.train.pack import pack_weights
-    manifest = pack_weights(args.gan, args.encoder, args.out)
+    manifest = pack_weights(args.gan, args.encoder, args.out, tuple(args.classifier))
     print(f"packed {len(manifest['files'])} files into {args.out}")
     return 0
 

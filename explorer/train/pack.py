@@ -1,25 +1,31 @@
 """From training runs to a shipped weights folder.
 
-``pack_weights`` copies G_ema and the encoder (fp16 safetensors + JSON) out of their run
-folders, fits the default SeFa directions for the generator, carries over the converted
-LPIPS-AlexNet weights, and writes manifest.json with what each file was trained on, for how
-long, on what, and the commands that reproduce it.
+``pack_weights`` copies G_ema, the encoder and the attribute classifiers (fp16 safetensors +
+JSON) out of their run folders, fits the default SeFa directions for the generator, carries over
+the converted LPIPS-AlexNet weights, and writes manifest.json with what each file was trained
+on, for how long, on what, and the commands that reproduce it. The named directions are fitted
+into the packed folder afterwards (``explorer directions fit --weights OUT --classifier
+OUT/classifier_utkface …``), which records each fit in the manifest.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
 from pathlib import Path
+
+import torch
 
 from explorer.data.dataset import read_dataset_meta
 from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
-from explorer.netio import read_json
+from explorer.netio import read_json, save_network
 from explorer.train import checkpoint
 from explorer.weights import (
     DEFAULT_WEIGHTS,
     file_sha256,
+    load_classifier,
     load_generator,
     write_manifest,
 )
@@ -41,6 +47,10 @@ def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
                  "--pl-weight": config["pl_weight"], "--augment": config["augment"],
                  "--channel-base": config["channel_base"], "--channel-max": config["channel_max"],
                  "--seed": config["seed"], "--val-percent": config.get("val_percent", 0)}
+    elif kind == "classifier":
+        flags = {"--batch": config["batch"], "--lr": config["lr"], "--channel-base": config["channel_base"],
+                 "--channel-max": config["channel_max"], "--seed": config["seed"],
+                 "--val-percent": config["val_percent"]}
     else:
         flags = {"--generator": config["generator"], "--batch": config["batch"], "--lr": config["lr"],
                  "--seed": config["seed"], "--kl": config.get("kl", 0.0),
@@ -67,25 +77,51 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
             "command": _train_command(kind, run_dir, meta["config"], kimg)}
 
 
-def pack_weights(gan_run: Path, encoder_run: Path, out: Path, lpips_from: Path = DEFAULT_WEIGHTS) -> dict:
-    """Write a complete weights folder ``out`` (must not exist) from a GAN run and an encoder run,
-    with the LPIPS-AlexNet weights copied from ``lpips_from`` (default: the bundled weights/).
+def classifier_stem(classifier_run: Path) -> str:
+    """The name a classifier run ships under: "classifier_" + its dataset's source stem, e.g.
+    "classifier_utkface" for data built from utkface.zip (the run folder's name when the data
+    recorded no source)."""
+    source = read_json(Path(classifier_run) / "classifier.json")["config"].get("source") or Path(classifier_run).name
+    return "classifier_" + Path(source).stem.lower()
+
+
+def _classifier_facts(run_dir: Path) -> dict:
+    """A classifier run's training facts, its heads and its last held-out figures."""
+    metrics = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
+    return {"kind": "attribute classifier", "heads": [h["name"] for h in read_json(
+                Path(run_dir) / "classifier.json")["config"]["heads"]],
+            "held_out": json.loads(metrics[-1]) if metrics else {}, **_training_facts("classifier", run_dir)}
+
+
+def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: tuple[Path, ...] = (),
+                 lpips_from: Path = DEFAULT_WEIGHTS) -> dict:
+    """Write a complete weights folder ``out`` (must not exist) from a GAN run, an encoder run and
+    any attribute classifier runs (each shipped in fp16 as ``classifier_stem(run)``), with the
+    LPIPS-AlexNet weights copied from ``lpips_from`` (default: the bundled weights/).
 
     Returns the manifest.
 
     Raises:
-        UserError: ``out`` exists, or a run folder lacks its checkpoint or network files.
+        UserError: ``out`` exists, a run folder lacks its checkpoint or network files, or two
+            classifiers would ship under one name.
     """
     out = Path(out)
     if out.exists():
         raise UserError(f"{out}: already exists; pack into a new folder")
-    for run, stem in ((gan_run, "generator"), (encoder_run, "encoder")):
+    runs = [(gan_run, "generator"), (encoder_run, "encoder"), *((run, "classifier") for run in classifier_runs)]
+    for run, stem in runs:
         if not checkpoint.has_checkpoint(run) or not (Path(run) / f"{stem}.json").is_file():
             raise UserError(f"{run}: not a finished {stem} run (no checkpoint or {stem}.json)")
-    out.mkdir(parents=True)
+    stems = [classifier_stem(run) for run in classifier_runs]
+    if len(set(stems)) < len(stems):
+        raise UserError(f"two classifiers would ship as one file: {', '.join(stems)} (trained on the same source)")
     if not (Path(lpips_from) / f"{LPIPS_STEM}.json").is_file():
         raise UserError(f"{lpips_from}: no {LPIPS_STEM}.json to carry over; convert it with "
                         f"python -m explorer.metrics.lpips_convert --download --net alex --out {lpips_from}")
+    out.mkdir(parents=True)
+    for run, stem in zip(classifier_runs, stems):
+        net = load_classifier(Path(run) / "classifier")
+        save_network(net, out / stem, "classifier", net.cfg.to_dict(), dtype=torch.float16)
     for folder, stem in ((gan_run, "generator"), (encoder_run, "encoder"), (lpips_from, LPIPS_STEM)):
         for suffix in (".safetensors", ".json"):
             shutil.copyfile(Path(folder) / f"{stem}{suffix}", out / f"{stem}{suffix}")
@@ -102,6 +138,7 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, lpips_from: Path =
                        "command": f"explorer weights pack --gan {gan_run} --encoder {encoder_run} --out {out}",
                        "groups": [{"layers": [r.start, r.stop - 1], "components": k}
                                   for r, k in _default_sefa_groups(G.num_ws)]},
+        **{stem: _classifier_facts(Path(run)) for run, stem in zip(classifier_runs, stems)},
         LPIPS_STEM: {"kind": "LPIPS v0.1 AlexNet (Zhang et al., 2018)",
                      **read_json(out / f"{LPIPS_STEM}.json")["source"],
                      "command": "python -m explorer.metrics.lpips_convert --download --net alex"},
