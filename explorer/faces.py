@@ -18,8 +18,9 @@ Alignments (``ALIGNMENTS``), both cutting an oriented square ("quad") out of the
   faces, turned about the box centre so the eyes come out level (as they are in UTKFace's
   crops). Measured on 384 random UTKFace images with exactly one detection (median; see
   ``benchmarks/face_framing.py``): box centre at (0.4475, 0.4475) of the side, box side 0.775 of
-  the side. UTKFace's 200² crops leave no room for FFHQ's framing (most of an "ffhq" crop of
-  them would be reflected padding), so the generators are trained on this one.
+  the side. The generators are trained on UTKFace's crops as they are (their eye lines level to
+  1° median), which leave no room for FFHQ's framing (most of an "ffhq" crop of them would be
+  reflected padding); photos get this framing to match them.
 
 Resampling (``warp_quad``): cut the quad's neighbourhood out of the photo, shrinking it with a
 box filter to at most two pixels per output pixel; where the quad leaves the photo, pad by
