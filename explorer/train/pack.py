@@ -40,23 +40,20 @@ def _default_sefa_groups(num_ws: int) -> list[tuple[range, int]]:
     return [(range(4), 5), (range(4, fine_start), 3), (range(fine_start, num_ws), 2)]
 
 
+TRAIN_FLAGS = {
+    "gan": ("batch", "lr", "r1_gamma", "pl_weight", "augment", "channel_base", "channel_max", "seed", "val_percent"),
+    "encoder": ("generator", "batch", "lr", "seed", "kl", "val_percent"),
+    "classifier": ("batch", "lr", "channel_base", "channel_max", "seed", "val_percent"),
+}
+"""The config keys each ``explorer train`` command line states (``--r1-gamma`` for r1_gamma …)."""
+PREDATING = {"val_percent": 0, "pl_weight": 0, "augment": "none", "kl": 0.0}
+"""What a run did when its config predates a setting: the trainer had no such feature yet."""
+
+
 def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
     """The ``explorer train`` command line that reproduces a run from its saved config."""
-    if kind == "gan":
-        flags = {"--batch": config["batch"], "--lr": config["lr"], "--r1-gamma": config["r1_gamma"],
-                 "--pl-weight": config["pl_weight"], "--augment": config["augment"],
-                 "--channel-base": config["channel_base"], "--channel-max": config["channel_max"],
-                 "--seed": config["seed"], "--val-percent": config.get("val_percent", 0)}
-    elif kind == "classifier":
-        flags = {"--batch": config["batch"], "--lr": config["lr"], "--channel-base": config["channel_base"],
-                 "--channel-max": config["channel_max"], "--seed": config["seed"],
-                 "--val-percent": config["val_percent"]}
-    else:
-        flags = {"--generator": config["generator"], "--batch": config["batch"], "--lr": config["lr"],
-                 "--seed": config["seed"], "--kl": config.get("kl", 0.0),
-                 "--val-percent": config.get("val_percent", 0)}
-    extra = " ".join(f"{k} {v}" for k, v in flags.items())
-    return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {extra}"
+    flags = " ".join(f"--{key.replace('_', '-')} {config.get(key, PREDATING.get(key))}" for key in TRAIN_FLAGS[kind])
+    return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {flags}"
 
 
 def _training_facts(kind: str, run_dir: Path) -> dict:
@@ -135,7 +132,8 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
         "encoder": {"kind": "W+ encoder (pSp/e4e style)", "date": today,
                     **_training_facts("encoder", Path(encoder_run))},
         "directions": {"kind": "SeFa", "count": len(directions), "date": today,
-                       "command": f"explorer weights pack --gan {gan_run} --encoder {encoder_run} --out {out}",
+                       "command": " ".join([f"explorer weights pack --gan {gan_run} --encoder {encoder_run}",
+                                            *(f"--classifier {run}" for run in classifier_runs), f"--out {out}"]),
                        "groups": [{"layers": [r.start, r.stop - 1], "components": k}
                                   for r, k in _default_sefa_groups(G.num_ws)]},
         **{stem: _classifier_facts(Path(run)) for run, stem in zip(classifier_runs, stems)},
