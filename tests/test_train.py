@@ -2,12 +2,13 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from explorer.cli import main
+from explorer.cli import build_parser, main
 from explorer.data.dataset import make_synthetic_dataset
 from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
@@ -16,7 +17,7 @@ from explorer.netio import load_tensors
 from explorer.train.classifier import ClassifierTrainConfig, train_classifier
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
-from explorer.train.pack import pack_weights
+from explorer.train.pack import _train_command, pack_weights
 from explorer.weights import (
     load_bundle,
     load_classifier,
@@ -272,3 +273,19 @@ def test_training_time_fid_is_logged_at_the_snapshots(faces32, tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [(r["kimg"], r["metric"], r["num"]) for r in rows] == [(0.032, "fid", 16)]
     assert rows[0]["value"] > 0
+
+
+@pytest.mark.parametrize("kind, config", [
+    ("gan", {"data": "d.zip", "batch": 16, "lr": 0.0025, "r1_gamma": 0.05, "channel_base": 2048, "channel_max": 128,
+             "seed": 0}),
+    ("encoder", {"data": "d.zip", "generator": "runs/g/generator", "batch": 16, "lr": 0.0025, "seed": 0}),
+    ("classifier", {"data": "d.zip", "batch": 64, "lr": 0.002, "channel_base": 2048, "channel_max": 256, "seed": 0,
+                    "val_percent": 10}),
+])
+def test_pack_states_train_commands_that_parse_and_what_older_runs_did(kind, config):
+    command = _train_command(kind, Path("runs/old"), config, 110.016)
+    args = build_parser().parse_args(command.split()[1:])
+    assert args.kimg == 110.016 and args.batch == config["batch"] and str(args.data) == "d.zip"
+    assert args.val_percent == config.get("val_percent", 0)            # runs older than the split held nothing out
+    if kind == "gan":
+        assert (args.pl_weight, args.augment) == (0, "none")           # … nor had path-length regularization or ADA
