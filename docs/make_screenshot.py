@@ -19,7 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from explorer.gui.main_window import MainWindow
+from explorer.gui.main_window import WINDOW_SIZE, MainWindow
 from explorer.gui.theme import apply_dark_theme
 from explorer.weights import DEFAULT_WEIGHTS, load_bundle
 
@@ -47,6 +47,7 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     apply_dark_theme(app)
     window = MainWindow(load_bundle(args.weights, args.device))
+    window.resize(*WINDOW_SIZE)          # the offscreen screen is smaller than a desktop's
     window.show()
     for slot, photo in (("A", args.photo_a), ("B", args.photo_b)):
         window.load_photo(slot, str(photo))

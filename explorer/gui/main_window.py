@@ -37,6 +37,7 @@ from explorer.worker import InferenceWorker, RenderResult
 TITLE = "Face Latent-Space Explorer"
 ICON = Path(__file__).resolve().parents[2] / "assets" / "icon.svg"
 PANEL_WIDTH = 380
+WINDOW_SIZE = (1180, 920)   # px; tall enough for seven direction sliders beside the morph panel, within 1080p
 REFINE_STEPS = 100              # projection steps per "Refine" (about 3 s on a laptop CPU at 64²)
 SLOT_INDEX = {"A": 0, "B": -1}  # photo slot → keyframe: A is the first, B the last
 MIDDLE = "@"                    # worker slot names "@<t>" encode a photo for a keyframe between A and B
@@ -74,7 +75,8 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
         self.setCentralWidget(self._layout())
-        self.resize(1140, 780)
+        screen = self.screen().availableGeometry()
+        self.resize(min(WINDOW_SIZE[0], screen.width()), min(WINDOW_SIZE[1], screen.height()))
 
         self.seed_panel.changed.connect(
             lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
