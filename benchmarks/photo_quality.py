@@ -26,7 +26,7 @@ Prints progress on stderr and one JSON object on the last line of stdout.
    encode) per portrait of ``DATA/portraits``; refinement steps per second (one Adam step of
    ``refine_ws``: synthesis, LPIPS-alex + MSE, backward, step; timed between its ``on_step``
    calls) at the shipped resolution and with a randomly initialised generator of the planned
-   128² configuration (``GeneratorConfig(resolution=128, channel_base=8192, channel_max=256)``,
+   128² configuration (``GeneratorConfig(resolution=128, channel_base=4096, channel_max=256)``,
    resample "stylegan2") against a portrait aligned at 128².
 
 3. Morph smoothness. A ``--frames``-frame morph (``Session`` with two photo keyframes, linear,
@@ -82,7 +82,7 @@ from explorer.weights import ModelBundle, load_bundle
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data"
 VAL_PERCENT = 10
-PLANNED_128 = GeneratorConfig(resolution=128, channel_base=8192, channel_max=256, resample="stylegan2")
+PLANNED_128 = GeneratorConfig(resolution=128, channel_base=4096, channel_max=256, resample="stylegan2")
 BATCH = 32
 TARGETS = {"lpips": "<= 0.20", "same_person_rate": ">= 0.80 (identity < 0.6)", "align_encode_ms": "<= 150",
            "refine_steps_per_s_128": ">= 10", "morph_max_over_mean": "<= 2.5", "morph_ends_same_person": "identity < 0.6"}
