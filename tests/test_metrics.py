@@ -362,8 +362,11 @@ def test_eval_records_its_figures_in_the_weights_manifest(capsys, tmp_path, weig
         code, out, err = run(capsys, "eval", "detection", "--fake", folder, "--num", num, "--record")
         assert code == 0, err
     manifest = verify_manifest(folder)
+    shipped = read_json(weights_dir / "manifest.json").get("evaluation", [])
     entries = manifest["evaluation"]
-    assert [e["command"] for e in entries] == [f"explorer eval detection --fake {folder} --num {n}" for n in (4, 3)]
+    assert entries[:len(shipped)] == shipped                               # earlier figures are kept
+    assert [e["command"] for e in entries[len(shipped):]] == [f"explorer eval detection --fake {folder} --num {n}"
+                                                               for n in (4, 3)]
     assert entries[-1] == {**json.loads(out), "command": entries[-1]["command"], "date": entries[-1]["date"],
                            "hardware": entries[-1]["hardware"]}
     assert entries[-1]["hardware"].startswith("cpu") and manifest["models"] == read_json(weights_dir / "manifest.json")["models"]

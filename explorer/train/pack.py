@@ -84,7 +84,8 @@ def classifier_stem(classifier_run: Path) -> str:
 
 def _classifier_facts(run_dir: Path) -> dict:
     """A classifier run's training facts, its heads and its last held-out figures."""
-    metrics = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
+    path = Path(run_dir) / "metrics.jsonl"
+    metrics = path.read_text().splitlines() if path.is_file() else []
     return {"kind": "attribute classifier", "heads": [h["name"] for h in read_json(
                 Path(run_dir) / "classifier.json")["config"]["heads"]],
             "held_out": json.loads(metrics[-1]) if metrics else {}, **_training_facts("classifier", run_dir)}
