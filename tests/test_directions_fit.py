@@ -222,7 +222,7 @@ def run(capsys, *argv):
 @pytest.fixture
 def weights_copy(tmp_path, weights_dir):
     folder = tmp_path / "weights"
-    shutil.copytree(weights_dir, folder)
+    shutil.copytree(weights_dir, folder, ignore=shutil.ignore_patterns("training"))  # not the snapshot in training
     return folder
 
 

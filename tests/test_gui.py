@@ -345,7 +345,7 @@ def test_rename_a_component_from_its_slider(qtbot, weights_dir, tmp_path, monkey
     import shutil
 
     from explorer.gui import sliders as sliders_module
-    shutil.copytree(weights_dir, tmp_path / "weights")
+    shutil.copytree(weights_dir, tmp_path / "weights", ignore=shutil.ignore_patterns("training"))  # not the snapshot in training
     win = MainWindow(load_bundle(tmp_path / "weights", "cpu"))
     qtbot.addWidget(win)
     monkeypatch.setattr(sliders_module.QInputDialog, "getText", lambda *args, **kwargs: ("Hair length", True))
