@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,15 @@ def weights_dir() -> Path:
     path = Path(__file__).resolve().parents[1] / "weights"
     assert (path / "generator.json").is_file(), f"{path}: the shipped weights are missing"
     return path
+
+
+@pytest.fixture
+def weights_copy(tmp_path, weights_dir) -> Path:
+    """A writable copy of the bundled weights in ``tmp_path / "weights"``, without the snapshot of
+    the generator in training (weights/training/), which is not part of the bundle."""
+    folder = tmp_path / "weights"
+    shutil.copytree(weights_dir, folder, ignore=shutil.ignore_patterns("training"))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 storage with the new fields, and `explorer directions fit` on a copy of the weights."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -217,13 +216,6 @@ def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture
-def weights_copy(tmp_path, weights_dir):
-    folder = tmp_path / "weights"
-    shutil.copytree(weights_dir, folder, ignore=shutil.ignore_patterns("training"))  # not the snapshot in training
-    return folder
 
 
 def tiny_classifier(path, resolution: int):

@@ -341,18 +341,15 @@ def test_named_directions_come_before_the_unsupervised_components(qtbot):
     assert list(panel.sliders) == ["age", "pose", "sefa0-3_1", "pca_1"]
 
 
-def test_rename_a_component_from_its_slider(qtbot, weights_dir, tmp_path, monkeypatch):
-    import shutil
-
+def test_rename_a_component_from_its_slider(qtbot, weights_copy, monkeypatch):
     from explorer.gui import sliders as sliders_module
-    shutil.copytree(weights_dir, tmp_path / "weights", ignore=shutil.ignore_patterns("training"))  # not the snapshot in training
-    win = MainWindow(load_bundle(tmp_path / "weights", "cpu"))
+    win = MainWindow(load_bundle(weights_copy, "cpu"))
     qtbot.addWidget(win)
     monkeypatch.setattr(sliders_module.QInputDialog, "getText", lambda *args, **kwargs: ("Hair length", True))
     win.sliders.ask_rename("sefa0-3_2")
     assert win.sliders.sliders["sefa0-3_2"].name_label.text() == "Hair length"
     assert win.bundle.direction("sefa0-3_2").label == "Hair length" and "Renamed sefa0-3_2" in win.status.message()
-    assert load_bundle(tmp_path / "weights", "cpu").direction("sefa0-3_2").label == "Hair length"
+    assert load_bundle(weights_copy, "cpu").direction("sefa0-3_2").label == "Hair length"
     win.close()
 
 

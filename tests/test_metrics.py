@@ -2,7 +2,6 @@
 sanity on real faces (UTKFace, CelebA), PPL, image sets and the `explorer eval` command."""
 
 import json
-import shutil
 import zipfile
 
 import numpy as np
@@ -354,9 +353,8 @@ def test_eval_fid_prints_json_and_caches_until_the_data_change(capsys, tmp_path,
     assert json.loads(out)["metric"] == "kid"
 
 
-def test_eval_records_its_figures_in_the_weights_manifest(capsys, tmp_path, weights_dir):
-    folder = tmp_path / "weights"
-    shutil.copytree(weights_dir, folder, ignore=shutil.ignore_patterns("training"))  # not the snapshot in training
+def test_eval_records_its_figures_in_the_weights_manifest(capsys, tmp_path, weights_dir, weights_copy):
+    folder = weights_copy
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "manifest.json"}
     for num in (4, 4, 3):                                   # the same command twice, then another
         code, out, err = run(capsys, "eval", "detection", "--fake", folder, "--num", num, "--record")
