@@ -21,6 +21,7 @@ from explorer.data.dataset import read_dataset_meta
 from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
 from explorer.netio import read_json, save_network
+from explorer.nets.classifier import AttributeClassifier
 from explorer.train import checkpoint
 from explorer.weights import (
     DEFAULT_WEIGHTS,
@@ -74,27 +75,25 @@ def _training_facts(kind: str, run_dir: Path) -> dict:
             "command": _train_command(kind, run_dir, meta["config"], kimg)}
 
 
-def classifier_stem(classifier_run: Path) -> str:
-    """The name a classifier run ships under: "classifier_" + its dataset's source stem, e.g.
+def classifier_stem(net: AttributeClassifier, run_dir: Path) -> str:
+    """The name a classifier ships under: "classifier_" + its dataset's source stem, e.g.
     "classifier_utkface" for data built from utkface.zip (the run folder's name when the data
     recorded no source)."""
-    source = read_json(Path(classifier_run) / "classifier.json")["config"].get("source") or Path(classifier_run).name
-    return "classifier_" + Path(source).stem.lower()
+    return "classifier_" + Path(net.cfg.source or Path(run_dir).name).stem.lower()
 
 
-def _classifier_facts(run_dir: Path) -> dict:
+def _classifier_facts(net: AttributeClassifier, run_dir: Path) -> dict:
     """A classifier run's training facts, its heads and its last held-out figures."""
     path = Path(run_dir) / "metrics.jsonl"
     metrics = path.read_text().splitlines() if path.is_file() else []
-    return {"kind": "attribute classifier", "heads": [h["name"] for h in read_json(
-                Path(run_dir) / "classifier.json")["config"]["heads"]],
+    return {"kind": "attribute classifier", "heads": [h.name for h in net.cfg.heads],
             "held_out": json.loads(metrics[-1]) if metrics else {}, **_training_facts("classifier", run_dir)}
 
 
 def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: tuple[Path, ...] = (),
                  lpips_from: Path = DEFAULT_WEIGHTS) -> dict:
     """Write a complete weights folder ``out`` (must not exist) from a GAN run, an encoder run and
-    any attribute classifier runs (each shipped in fp16 as ``classifier_stem(run)``), with the
+    any attribute classifier runs (each shipped in fp16 as ``classifier_stem``), with the
     LPIPS-AlexNet weights copied from ``lpips_from`` (default: the bundled weights/).
 
     Returns the manifest.
@@ -110,15 +109,15 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
     for run, stem in runs:
         if not checkpoint.has_checkpoint(run) or not (Path(run) / f"{stem}.json").is_file():
             raise UserError(f"{run}: not a finished {stem} run (no checkpoint or {stem}.json)")
-    stems = [classifier_stem(run) for run in classifier_runs]
+    classifiers = [load_classifier(Path(run) / "classifier") for run in classifier_runs]
+    stems = [classifier_stem(net, run) for net, run in zip(classifiers, classifier_runs)]
     if len(set(stems)) < len(stems):
         raise UserError(f"two classifiers would ship as one file: {', '.join(stems)} (trained on the same source)")
     if not (Path(lpips_from) / f"{LPIPS_STEM}.json").is_file():
         raise UserError(f"{lpips_from}: no {LPIPS_STEM}.json to carry over; convert it with "
                         f"python -m explorer.metrics.lpips_convert --download --net alex --out {lpips_from}")
     out.mkdir(parents=True)
-    for run, stem in zip(classifier_runs, stems):
-        net = load_classifier(Path(run) / "classifier")
+    for net, stem in zip(classifiers, stems):
         save_network(net, out / stem, "classifier", net.cfg.to_dict(), dtype=torch.float16)
     for folder, stem in ((gan_run, "generator"), (encoder_run, "encoder"), (lpips_from, LPIPS_STEM)):
         for suffix in (".safetensors", ".json"):
@@ -137,7 +136,7 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
                                             *(f"--classifier {run}" for run in classifier_runs), f"--out {out}"]),
                        "groups": [{"layers": [r.start, r.stop - 1], "components": k}
                                   for r, k in _default_sefa_groups(G.num_ws)]},
-        **{stem: _classifier_facts(Path(run)) for run, stem in zip(classifier_runs, stems)},
+        **{stem: _classifier_facts(net, Path(run)) for net, run, stem in zip(classifiers, classifier_runs, stems)},
         LPIPS_STEM: {"kind": "LPIPS v0.1 AlexNet (Zhang et al., 2018)",
                      **read_json(out / f"{LPIPS_STEM}.json")["source"],
                      "command": "python -m explorer.metrics.lpips_convert --download --net alex"},
