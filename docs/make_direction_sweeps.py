@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from explorer.gui.sliders import UNSUPERVISED
+from explorer.directions import UNSUPERVISED
 from explorer.session import Session, render
 from explorer.weights import DEFAULT_WEIGHTS, load_bundle
 

@@ -38,6 +38,7 @@ from explorer.netio import load_tensors, read_json, save_tensors, write_json
 from explorer.nets.stylegan import Generator
 
 METHODS = ("sefa", "ganspace", "interfacegan", "pose")
+UNSUPERVISED = ("sefa", "ganspace")   # methods whose directions are numbered components, not attributes
 
 
 @dataclass(frozen=True)

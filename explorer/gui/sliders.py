@@ -12,11 +12,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.directions import Direction
+from explorer.directions import UNSUPERVISED, Direction
 from explorer.gui.value_slider import ValueSlider
 
 STEP = 0.1  # σ
-UNSUPERVISED = ("sefa", "ganspace")   # methods whose directions are numbered components, not attributes
 
 
 class DirectionSliders(QWidget):
