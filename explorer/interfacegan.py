@@ -39,8 +39,8 @@ seeds: 0.83 free, 0.84 gradient-conditioned, 0.46 step-conditioned, age rise 24 
 direction records their names in ``conditioning`` and its ``cosine_to_unconditioned``.
 
 Layer ranges come from ``ATTRIBUTES`` (groups of ``stylegan.layer_groups``): pose on the
-coarse layers, hair colour on the fine ones. Smile moves every layer: on the shipped 64²
-generator, the same normal on the middle layers alone (4–6 of 10) took none of 20 unsmiling
+coarse layers, hair colour on the fine ones. Smile moves every layer: on the first 64²
+generator (110 kimg), the same normal on the middle layers alone (4–6 of 10) took none of 20 unsmiling
 faces past fer's "happy" 0.7 at +2σ, and 14 of 20 on all layers (100 seeds, ψ 0.7).
 """
 
