@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("name", help="the direction's name, as `directions list` prints it")
     d.add_argument("label", help='e.g. "Hair colour"')
     _weights_args(d)
+    d = dsub.add_parser("remove", help="delete directions from the weights folder (refitting them appends "
+                                       "them at the end of the list)")
+    d.add_argument("names", nargs="+", metavar="NAME", help="as `directions list` prints them")
+    _weights_args(d)
     d = dsub.add_parser("fit", help="fit directions and store them in the weights folder")
     d.add_argument("--method", choices=["sefa", "ganspace", "interfacegan", "pose"], default="sefa",
                    help="sefa / ganspace: unsupervised components; interfacegan: attribute boundaries from "

@@ -253,6 +253,12 @@ def cmd_directions(args) -> int:
         from explorer.weights import rename_direction
         print(json.dumps(rename_direction(bundle.path, args.name, args.label).describe()))
         return 0
+    if args.action == "remove":
+        from explorer.weights import remove_directions
+        kept = remove_directions(bundle.path, args.names)
+        print(f"removed {len(args.names)} directions from {bundle.path / 'directions.json'}; "
+              f"{len(kept)} left: {', '.join(d.name for d in kept)}")
+        return 0
     if args.method == "interfacegan":
         found = _fit_interfacegan(args, bundle)
     elif args.method == "pose":

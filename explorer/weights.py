@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -316,9 +317,51 @@ def add_directions(folder: Path, directions: list[Direction], command: str) -> l
     new = {d.name: d for d in directions}
     stored = load_directions(stem, sha) if stem.with_suffix(".json").is_file() else []
     merged = [new.pop(d.name, d) for d in stored] + list(new.values())
+    fit = {"method": directions[0].method if directions else None, "names": [d.name for d in directions],
+           "command": command, "date": datetime.date.today().isoformat()}
+    _write_directions(folder, merged, sha, lambda fits: [*fits, fit])
+    return merged
+
+
+def remove_directions(folder: Path, names: list[str]) -> list[Direction]:
+    """Delete the directions ``names`` from a weights folder: a component nobody uses, or fitted
+    directions about to be refitted in another order (the GUI lists sliders in stored order, and
+    a refit replaces a direction where it stands). The manifest's fit records forget the names
+    (a record left with none is dropped), so replaying its commands in order rebuilds what is
+    stored. Written like ``add_directions``: staged, then renamed into place.
+
+    Returns:
+        The directions left, in stored order.
+
+    Raises:
+        UserError: ``folder`` has no directions, or one of ``names`` is not among them.
+    """
+    folder = Path(folder)
+    stem = folder / "directions"
+    if not stem.with_suffix(".json").is_file():
+        raise UserError(f"{folder}: no directions to remove")
+    sha = file_sha256(folder / "generator.safetensors")
+    stored = load_directions(stem, sha)
+    unknown = [n for n in names if n not in {d.name for d in stored}]
+    if unknown:
+        raise UserError(f"{stem.with_suffix('.json')}: no direction {unknown[0]!r} "
+                        f"(known: {', '.join(d.name for d in stored)})")
+    kept = [d for d in stored if d.name not in names]
+
+    def forget(fits: list[dict]) -> list[dict]:
+        left = [{**f, "names": [n for n in f.get("names", []) if n not in names]} for f in fits]
+        return [f for f in left if f["names"]]
+    _write_directions(folder, kept, sha, forget)
+    return kept
+
+
+def _write_directions(folder: Path, directions: list[Direction], generator_sha256: str,
+                      edit_fits: Callable[[list[dict]], list[dict]]) -> None:
+    """Write ``directions`` (and, when there is a manifest, their files' sha256, count and the
+    fit records ``edit_fits`` returns) into a staging folder, then rename each into place."""
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
     try:
-        save_directions(stage / "directions", merged, sha)
+        save_directions(stage / "directions", directions, generator_sha256)
         files = ["directions.safetensors", "directions.json"]
         if (folder / MANIFEST).is_file():
             manifest = read_json(folder / MANIFEST)
@@ -326,15 +369,12 @@ def add_directions(folder: Path, directions: list[Direction], command: str) -> l
                 manifest.setdefault("files", {})[name] = {"sha256": file_sha256(stage / name),
                                                           "size": (stage / name).stat().st_size}
             entry = manifest.setdefault("models", {}).setdefault("directions", {})
-            entry["kind"] = "semantic directions in W (" + ", ".join(sorted({d.method for d in merged})) + ")"
-            entry["count"] = len(merged)
-            entry.setdefault("fits", []).append({
-                "method": directions[0].method if directions else None, "names": [d.name for d in directions],
-                "command": command, "date": datetime.date.today().isoformat()})
+            entry["kind"] = "semantic directions in W (" + ", ".join(sorted({d.method for d in directions})) + ")"
+            entry["count"] = len(directions)
+            entry["fits"] = edit_fits(entry.get("fits", []))
             write_json(stage / MANIFEST, manifest)
             files.append(MANIFEST)
         for name in files:
             os.replace(stage / name, folder / name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return merged

@@ -37,7 +37,7 @@ from explorer.nets.classifier import (
 )
 from explorer.nets.stylegan import Generator, GeneratorConfig
 from explorer.pose import yaw_from_landmarks, yaw_scores
-from explorer.weights import file_sha256, load_bundle, verify_manifest
+from explorer.weights import add_directions, file_sha256, load_bundle, verify_manifest
 
 W_DIM = 16
 
@@ -298,6 +298,24 @@ def test_rename_gives_a_component_a_label_in_place(capsys, weights_copy):
     for name, label, message in (("wings", "Wings", "no direction 'wings'"), ("sefa0-3_2", "  ", "cannot be empty")):
         code, _, err = run(capsys, "directions", "rename", name, label, "--weights", weights_copy)
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in weights_copy.iterdir()} == before
+
+
+def test_remove_deletes_directions_and_forgets_them_in_the_manifest(capsys, weights_copy):
+    before_bundle = load_bundle(weights_copy, "cpu")
+    order = [d.name for d in before_bundle.directions]
+    code, out, err = run(capsys, "directions", "remove", "pose", "gender", "--weights", weights_copy)
+    assert code == 0, err
+    assert "removed 2 directions" in out
+    verify_manifest(weights_copy)
+    assert [d.name for d in load_bundle(weights_copy, "cpu").directions] == [n for n in order if n not in ("pose", "gender")]
+    fits = json.loads((weights_copy / "manifest.json").read_text())["models"]["directions"]["fits"]
+    assert not any({"pose", "gender"} & set(f["names"]) for f in fits) and all(f["names"] for f in fits)
+    add_directions(weights_copy, [before_bundle.direction("pose")], "a refit")       # comes back at the end
+    assert [d.name for d in load_bundle(weights_copy, "cpu").directions][-1] == "pose"
+    before = {p.name: p.read_bytes() for p in weights_copy.iterdir()}
+    code, _, err = run(capsys, "directions", "remove", "age", "wings", "--weights", weights_copy)
+    assert code == 1 and "no direction 'wings'" in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in weights_copy.iterdir()} == before
 
 
