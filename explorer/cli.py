@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="encode photos into W+ (crop, reconstruction, W+ as .npy)")
     p.add_argument("photos", type=Path, nargs="+")
     p.add_argument("--outdir", type=Path, required=True)
-    p.add_argument("--refine", type=int, default=0, metavar="STEPS",
-                   help="refine each encoding by STEPS of projection (LPIPS + L2)")
+    p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
+                   help="refine each encoding by STEPS of projection (LPIPS + L2; 100 takes seconds)")
     p.add_argument("--face", type=_at_least(1), default=1, metavar="N",
                    help="which face of each photo, by size: 1 the largest (default), 2 the next, …")
     _weights_args(p)
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     for group in GROUPS:
         p.add_argument(f"--{group}", type=_window, default=TOGETHER[group], metavar="START:END",
                        help=f"when the {group} W+ layers move within each segment (default 0:1)")
+    p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
+                   help="refine each photo's encoding by STEPS of projection, so the ends look more like "
+                        "the photos (100 takes seconds a photo)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
     p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "

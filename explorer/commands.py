@@ -52,8 +52,6 @@ def cmd_encode(args) -> int:
     from explorer.photos import encode_photo
     from explorer.session import render
     bundle = _bundle(args)
-    if args.refine < 0:
-        raise UserError(f"--refine must be ≥ 0, got {args.refine}")
     encoded = [encode_photo(bundle, p, args.refine, face=args.face - 1) for p in args.photos]   # all checked first
     outdir = _new_outdir(args.outdir)
     for item in encoded:
@@ -65,8 +63,8 @@ def cmd_encode(args) -> int:
     return 0
 
 
-def _keyframe(bundle, spec: str):
-    """``seed:N`` or a photo path → Keyframe."""
+def _keyframe(bundle, spec: str, refine: int = 0):
+    """``seed:N`` or a photo path (encoded, then refined for ``refine`` steps) → Keyframe."""
     from explorer.photos import encode_photo
     from explorer.session import Keyframe
     if spec.startswith("seed:"):
@@ -74,7 +72,7 @@ def _keyframe(bundle, spec: str):
             return Keyframe.from_seed(int(spec[5:]))
         except ValueError:
             raise UserError(f"{spec}: expected seed:N with an integer N") from None
-    return Keyframe.from_photo(spec, encode_photo(bundle, Path(spec)).ws)
+    return Keyframe.from_photo(spec, encode_photo(bundle, Path(spec), refine).ws)
 
 
 def cmd_edit(args) -> int:
@@ -111,7 +109,7 @@ def cmd_morph(args) -> int:
     specs = [args.first, *args.rest]
     if args.times is not None and len(args.times) != len(specs):
         raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
-    session = Session(psi=args.trunc, keyframes=tuple(_keyframe(bundle, spec) for spec in specs),
+    session = Session(psi=args.trunc, keyframes=tuple(_keyframe(bundle, spec, args.refine) for spec in specs),
                       times=args.times or evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     times = session.frame_times(bundle, args.frames)

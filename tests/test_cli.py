@@ -145,7 +145,20 @@ def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir
         assert np.abs(frame.astype(int) - expected).max() <= 1, i
 
 
-@pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--frames", "many"], ["--easing", "bounce"],
+def test_morph_refines_photo_keyframes_when_asked(capsys, tmp_path, weights_dir, shared_data):
+    from explorer.photos import encode_photo
+    from explorer.weights import load_bundle
+    photo = shared_data / "portraits" / "astronaut.png"
+    code, _, err = run(capsys, "morph", "seed:1", photo, "--frames", 2, "--refine", 3, "--weights", weights_dir,
+                       "--out", tmp_path / "frames")
+    assert code == 0, err
+    ws = torch.tensor(json.loads((tmp_path / "frames" / "morph.json").read_text())["keyframes"][1]["ws"])
+    bundle = load_bundle(weights_dir, "cpu")
+    assert torch.allclose(ws, encode_photo(bundle, photo, 3).ws[0].float(), atol=1e-3)
+    assert not torch.allclose(ws, encode_photo(bundle, photo).ws[0].float(), atol=1e-3)
+
+
+@pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--refine", "-1"], ["--frames", "many"], ["--easing", "bounce"],
                                      ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"],
                                      ["--times", "0,1.5"], ["--times", "0,x"], ["--pace", "fast"], []])
 def test_morph_usage_errors_exit_2_with_one_line(capsys, tmp_path, options):
