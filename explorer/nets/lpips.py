@@ -104,14 +104,28 @@ class LPIPS(nn.Module):
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        if x0.shape != x1.shape or x0.ndim != 4 or x0.shape[1] != 3:
+        if x0.shape != x1.shape:
             raise ValueError(f"expected two [N, 3, H, W] batches of one shape, got {list(x0.shape)} and {list(x1.shape)}")
-        if min(x0.shape[2:]) < MIN_SIZE[self.net]:
-            raise ValueError(f"LPIPS-{self.net} needs images of at least {MIN_SIZE[self.net]} px, got {list(x0.shape[2:])}")
         n = x0.shape[0]
-        x = (torch.cat([x0, x1]) - self.shift) / self.scale
-        total = x0.new_zeros(n)
-        for f, head in zip(self.trunk(x), self.heads):
-            f = f / (f.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
-            total = total + head((f[:n] - f[n:]).square()).mean(dim=(1, 2, 3))
-        return total
+        feats = self.features(torch.cat([x0, x1]))
+        return self.distance([f[:n] for f in feats], [f[n:] for f in feats])
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The five unit-normalised trunk activations of float [N, 3, H, W] images in [-1, 1]
+        (e.g. [N, 64, H/4, W/4] first for AlexNet): compute a fixed target's once when it is
+        compared many times (projection), then call ``distance``.
+
+        Raises:
+            ValueError: not [N, 3, H, W], or smaller than ``MIN_SIZE[net]``.
+        """
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected [N, 3, H, W] images, got {list(x.shape)}")
+        if min(x.shape[2:]) < MIN_SIZE[self.net]:
+            raise ValueError(f"LPIPS-{self.net} needs images of at least {MIN_SIZE[self.net]} px, "
+                             f"got {list(x.shape[2:])}")
+        x = (x - self.shift) / self.scale
+        return [f / (f.square().sum(dim=1, keepdim=True).sqrt() + 1e-10) for f in self.trunk(x)]
+
+    def distance(self, f0: list[torch.Tensor], f1: list[torch.Tensor]) -> torch.Tensor:
+        """LPIPS from two images' ``features`` (batches of one size, or one broadcast) → float [N]."""
+        return sum(head((a - b).square()).mean(dim=(1, 2, 3)) for a, b, head in zip(f0, f1, self.heads))
