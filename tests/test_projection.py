@@ -7,7 +7,7 @@ import torch
 from explorer.faces import align_face
 from explorer.images import from_uint8, load_photo
 from explorer.metrics.lpips import load_lpips
-from explorer.projection import refine_ws
+from explorer.projection import learning_rate, refine_ws
 from explorer.session import RENDER_NOISE_MODE
 from explorer.weights import load_bundle
 
@@ -43,3 +43,12 @@ def test_refinement_stops_when_the_callback_says_so(setup):
     assert seen == [1, 2, 3]
     with pytest.raises(ValueError, match="steps"):
         refine_ws(bundle, target, ws, -1)
+
+
+def test_the_learning_rate_ramps_up_then_decays_to_zero():
+    rates = [learning_rate(step, 100, 0.05) for step in range(1, 101)]
+    peak = rates.index(max(rates))
+    assert peak == 4 and rates[peak] == pytest.approx(0.05, rel=0.01)
+    assert all(a < b for a, b in zip(rates[:peak], rates[1:peak + 1]))
+    assert all(a > b for a, b in zip(rates[peak:-1], rates[peak + 1:]))
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
