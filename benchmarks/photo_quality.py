@@ -1,7 +1,7 @@
 """Issue 5's figures for photos in and morphs out, on the shipped weights (or --weights DIR).
 Prints progress on stderr and one JSON object on the last line of stdout.
 
-    python -m benchmarks.photo_quality [--weights DIR] [--num 100] [--refine-num 20] [--refine-steps 100]
+    python -m benchmarks.photo_quality [--weights DIR] [--num 100] [--refine-num 20] [--refine-steps 300]
                                        [--pairs 10] [--frames 60] [--data ../shared/data]
 
 1. Reconstruction. ``--num`` UTKFace photos from the rows ``explorer.data.dataset.split_rows``
@@ -31,8 +31,10 @@ Prints progress on stderr and one JSON object on the last line of stdout.
 
 3. Morph smoothness. A ``--frames``-frame morph (``Session`` with two photo keyframes, linear,
    perceptual pace, ``explorer.export.morph_frames`` as ``explorer morph`` renders it; encoder
-   alone, as ``explorer morph`` encodes photos) between the two portraits and between ``--pairs``
-   pairs of held-out UTKFace photos (aligned photos 2i and 2i + 1 of part 1): LPIPS-alex between
+   alone, as ``explorer morph`` encodes photos by default) between the two portraits and between
+   ``--pairs`` pairs of held-out UTKFace photos (aligned photos 2i and 2i + 1 of part 1), and
+   again between the refined pairs among them (``morph_utkface_refined``, as ``explorer morph
+   --refine`` gives; ``--refine-num`` / 2 pairs at most): LPIPS-alex between
    consecutive frames, its max / mean per morph (issue target ≤ 2.5; also for frames evenly
    spaced in time), and whether both end frames are the same person as their photo crops
    (identity < 0.6).
@@ -184,8 +186,9 @@ def recon_figures(lpips, crops: np.ndarray, recons: np.ndarray) -> dict:
 
 
 def reconstruction(bundle: ModelBundle, lpips, name: str, zip_path: Path, names: list[str],
-                   refine_num: int, refine_steps: int) -> tuple[dict, np.ndarray, torch.Tensor]:
-    """Part 1 for one photo set → (figures, aligned crops, their encoder W+)."""
+                   refine_num: int, refine_steps: int) -> tuple[dict, np.ndarray, torch.Tensor, torch.Tensor]:
+    """Part 1 for one photo set → (figures, aligned crops, their encoder W+, the first
+    ``refine_num`` refined W+; empty when nothing is refined)."""
     start = time.perf_counter()
     crops, kept, tried = align_zip_photos(bundle, zip_path, names)
     log(f"{name}: aligned {len(kept)} of {tried} photos in {time.perf_counter() - start:.1f} s")
@@ -193,6 +196,7 @@ def reconstruction(bundle: ModelBundle, lpips, name: str, zip_path: Path, names:
     recons = render_batch(bundle, ws)
     figures = {"num": tried, "aligned_rate": _r(len(kept) / tried, 3), "encoder": recon_figures(lpips, crops, recons)}
     log(f"{name}: encoder {figures['encoder']}")
+    refined = ws[:0]
     if refine_num and refine_steps:
         sub = slice(0, min(refine_num, len(crops)))
         start = time.perf_counter()
@@ -203,7 +207,7 @@ def reconstruction(bundle: ModelBundle, lpips, name: str, zip_path: Path, names:
         figures["refined"] = {**recon_figures(lpips, crops[sub], render_batch(bundle, refined)),
                               "steps": refine_steps, "s_per_photo": round(seconds / len(refined), 2)}
         log(f"{name}: refined {figures['refined']}")
-    return figures, crops, ws
+    return figures, crops, ws, refined
 
 
 # --- speed --------------------------------------------------------------------------------------
@@ -279,7 +283,7 @@ def main() -> None:
                                                                 "portraits/")
     parser.add_argument("--num", type=int, default=100, help="photos per set for reconstruction")
     parser.add_argument("--refine-num", type=int, default=20, help="photos per set to refine")
-    parser.add_argument("--refine-steps", type=int, default=100, help="refinement steps")
+    parser.add_argument("--refine-steps", type=int, default=300, help="refinement steps")
     parser.add_argument("--pairs", type=int, default=10, help="held-out UTKFace pairs to morph")
     parser.add_argument("--frames", type=int, default=60, help="frames per morph")
     parser.add_argument("--repeats", type=int, default=5, help="repeats per align + encode timing")
@@ -307,9 +311,9 @@ def main() -> None:
         log("note: the manifest records no held-out split: the 'held-out' UTKFace rows were seen in training")
 
     utk_names = [row["file"] for row in utkface_heldout_rows(args.data)[:args.num]]
-    results["utkface"], utk_crops, utk_ws = reconstruction(bundle, lpips, "utkface", args.data / "utkface.zip",
+    results["utkface"], utk_crops, utk_ws, utk_refined = reconstruction(bundle, lpips, "utkface", args.data / "utkface.zip",
                                                            utk_names, args.refine_num, args.refine_steps)
-    results["celeba"], _, _ = reconstruction(bundle, lpips, "celeba", args.data / "celeba_attrs.zip",
+    results["celeba"], *_ = reconstruction(bundle, lpips, "celeba", args.data / "celeba_attrs.zip",
                                              celeba_names(args.data, args.num), args.refine_num, args.refine_steps)
 
     if args.calibration_pairs:
@@ -323,14 +327,16 @@ def main() -> None:
     portrait_morph = morph(bundle, lpips, np.asarray(encoded[0].aligned), encoded[0].ws, portraits[0].name,
                            np.asarray(encoded[1].aligned), encoded[1].ws, portraits[1].name, args.frames)
     log(f"morph portraits: {portrait_morph}")
-    utk_morphs = []
-    for i in range(min(args.pairs, len(utk_crops) // 2)):
-        a, b = 2 * i, 2 * i + 1
-        utk_morphs.append(morph(bundle, lpips, utk_crops[a], utk_ws[a:a + 1], f"utkface[{a}]",
-                                utk_crops[b], utk_ws[b:b + 1], f"utkface[{b}]", args.frames))
-        log(f"morph {i + 1}/{args.pairs}: {utk_morphs[-1]}")
     results["morph_portraits"] = portrait_morph
-    results["morph_utkface"] = {**morph_summary(utk_morphs), "morphs": utk_morphs}
+    for key, ws in (("morph_utkface", utk_ws), ("morph_utkface_refined", utk_refined)):
+        morphs = []
+        for i in range(min(args.pairs, len(ws) // 2)):
+            a, b = 2 * i, 2 * i + 1
+            morphs.append(morph(bundle, lpips, utk_crops[a], ws[a:a + 1], f"utkface[{a}]",
+                                utk_crops[b], ws[b:b + 1], f"utkface[{b}]", args.frames))
+            log(f"{key} {i + 1}/{args.pairs}: {morphs[-1]}")
+        if morphs:
+            results[key] = {**morph_summary(morphs), "morphs": morphs}
     results["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     results["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(results))
