@@ -259,7 +259,8 @@ def test_eval_ppl_needs_a_generator_and_the_vgg_weights(capsys, tmp_path, weight
 def test_generated_images_are_the_seeds_at_psi_1(weights_dir):
     gen = sources.open_source(weights_dir, device="cpu")
     images = gen.load(np.array([3, 5]), gen.native_resolution)
-    assert np.array_equal(images[1], render(gen.bundle, Session(seed=5, psi=1).ws(gen.bundle))[0])
+    alone = render(gen.bundle, Session(seed=5, psi=1).ws(gen.bundle))[0]
+    assert np.abs(images[1].astype(int) - alone).max() <= 1      # a batch of 2 may round apart from 1
     assert gen.load(np.array([3]), 16).shape == (1, 16, 16, 3)
 
 
