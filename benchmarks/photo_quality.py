@@ -311,8 +311,8 @@ def main() -> None:
         log("note: the manifest records no held-out split: the 'held-out' UTKFace rows were seen in training")
 
     utk_names = [row["file"] for row in utkface_heldout_rows(args.data)[:args.num]]
-    results["utkface"], utk_crops, utk_ws, utk_refined = reconstruction(bundle, lpips, "utkface", args.data / "utkface.zip",
-                                                           utk_names, args.refine_num, args.refine_steps)
+    results["utkface"], utk_crops, utk_ws, utk_refined = reconstruction(
+        bundle, lpips, "utkface", args.data / "utkface.zip", utk_names, args.refine_num, args.refine_steps)
     results["celeba"], *_ = reconstruction(bundle, lpips, "celeba", args.data / "celeba_attrs.zip",
                                              celeba_names(args.data, args.num), args.refine_num, args.refine_steps)
 

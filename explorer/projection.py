@@ -11,6 +11,8 @@ Identity comes with steps: on held-out UTKFace photos at 64², 100 steps made 31
 reconstructions the same person by dlib, 300 steps 62 %. Comparing the images at 256² instead
 (Karras et al. downsample to 256²; here that means upsampling) did as well in the same wall time
 (65 % in 150 steps) but halves the steps per second at 128², so LPIPS compares them as they are.
+Nothing holds W+ near the generator's faces yet: on photos unlike the training faces, long runs
+leave blotches (docs/BENCHMARKS.md, 2026-11-30).
 """
 
 from __future__ import annotations
