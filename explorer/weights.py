@@ -286,12 +286,7 @@ def rename_direction(folder: Path, name: str, label: str) -> Direction:
     label = label.strip()
     if not label:
         raise UserError("a direction's label cannot be empty")
-    stem = folder / "directions"
-    if not stem.with_suffix(".json").is_file():
-        raise UserError(f"{folder}: no directions to rename")
-    stored = {d.name: d for d in load_directions(stem, file_sha256(folder / "generator.safetensors"))}
-    if name not in stored:
-        raise UserError(f"{stem.with_suffix('.json')}: no direction {name!r} (known: {', '.join(stored)})")
+    stored = {d.name: d for d in _stored_directions(folder, [name], "rename")}
     renamed = replace(stored[name], label=label)
     add_directions(folder, [renamed], f"rename {name} → {label}")
     return renamed
@@ -337,22 +332,30 @@ def remove_directions(folder: Path, names: list[str]) -> list[Direction]:
         UserError: ``folder`` has no directions, or one of ``names`` is not among them.
     """
     folder = Path(folder)
-    stem = folder / "directions"
-    if not stem.with_suffix(".json").is_file():
-        raise UserError(f"{folder}: no directions to remove")
-    sha = file_sha256(folder / "generator.safetensors")
-    stored = load_directions(stem, sha)
-    unknown = [n for n in names if n not in {d.name for d in stored}]
-    if unknown:
-        raise UserError(f"{stem.with_suffix('.json')}: no direction {unknown[0]!r} "
-                        f"(known: {', '.join(d.name for d in stored)})")
-    kept = [d for d in stored if d.name not in names]
+    kept = [d for d in _stored_directions(folder, names, "remove") if d.name not in names]
 
     def forget(fits: list[dict]) -> list[dict]:
         left = [{**f, "names": [n for n in f.get("names", []) if n not in names]} for f in fits]
         return [f for f in left if f["names"]]
-    _write_directions(folder, kept, sha, forget)
+    _write_directions(folder, kept, file_sha256(folder / "generator.safetensors"), forget)
     return kept
+
+
+def _stored_directions(folder: Path, names: list[str], action: str) -> list[Direction]:
+    """The directions stored in ``folder``, after checking that each of ``names`` is among them.
+
+    Raises:
+        UserError: no directions file (``action`` says what could not be done), or a name not stored.
+    """
+    stem = folder / "directions"
+    if not stem.with_suffix(".json").is_file():
+        raise UserError(f"{folder}: no directions to {action}")
+    stored = load_directions(stem, file_sha256(folder / "generator.safetensors"))
+    known = [d.name for d in stored]
+    for name in names:
+        if name not in known:
+            raise UserError(f"{stem.with_suffix('.json')}: no direction {name!r} (known: {', '.join(known)})")
+    return stored
 
 
 def _write_directions(folder: Path, directions: list[Direction], generator_sha256: str,

@@ -158,8 +158,8 @@ def test_morph_refines_photo_keyframes_when_asked(capsys, tmp_path, weights_dir,
     assert not torch.allclose(ws, encode_photo(bundle, photo).ws[0].float(), atol=1e-3)
 
 
-@pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--refine", "-1"], ["--frames", "many"], ["--easing", "bounce"],
-                                     ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"],
+@pytest.mark.parametrize("options", [["--frames", "1"], ["--fps", "0"], ["--refine", "-1"], ["--frames", "many"],
+                                     ["--easing", "bounce"], ["--coarse", "0.6:0.2"], ["--fine", "0.5"], ["--middle", "0:1.5"],
                                      ["--times", "0,1.5"], ["--times", "0,x"], ["--pace", "fast"], []])
 def test_morph_usage_errors_exit_2_with_one_line(capsys, tmp_path, options):
     keyframes = ["seed:1", "seed:2"] if options else ["seed:1"]        # [] : only one keyframe
