@@ -11,8 +11,10 @@ Identity comes with steps: on held-out UTKFace photos at 64², 100 steps made 31
 reconstructions the same person by dlib, 300 steps 62 %. Comparing the images at 256² instead
 (Karras et al. downsample to 256²; here that means upsampling) did as well in the same wall time
 (65 % in 150 steps) but halves the steps per second at 128², so LPIPS compares them as they are.
-Nothing holds W+ near the generator's faces yet: on photos unlike the training faces, long runs
-leave blotches (docs/BENCHMARKS.md, 2026-11-30).
+W+ is left unregularised. Refined codes lie far outside the generator's W, and the faces show
+blotches and doubled features, but so do the 64² generator's random faces at ψ = 1. A P_N-space
+prior (Zhu et al., 2020), a single w, and e4e's Δ penalty all cost identity (80 % → 60 % or less)
+without removing them (docs/BENCHMARKS.md, "Priors on W+ tried").
 """
 
 from __future__ import annotations
