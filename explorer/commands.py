@@ -103,9 +103,12 @@ def cmd_edit(args) -> int:
 
 def cmd_morph(args) -> int:
     from explorer.export import export_frames, morph_frames, morph_sidecar
+    from explorer.metrics import ppl
+    from explorer.metrics.lpips import load_lpips
     from explorer.morph import evenly_spaced
     from explorer.session import Session
     bundle = _bundle(args)
+    lpips = load_lpips(ppl.NET, bundle.device) if args.ppl else None   # missing weights fail before any work
     specs = [args.first, *args.rest]
     if args.times is not None and len(args.times) != len(specs):
         raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
@@ -117,8 +120,7 @@ def cmd_morph(args) -> int:
                         sidecar=morph_sidecar(bundle, session, times, args.fps))
     print(f"wrote {args.frames} frames to {out}")
     if args.ppl:
-        from explorer.metrics.ppl import morph_ppl
-        print(json.dumps(morph_ppl(bundle.generator, session.morph_ws(bundle, times))), flush=True)
+        print(json.dumps(ppl.morph_ppl(bundle.generator, lpips, session.morph_ws(bundle, times))), flush=True)
     return 0
 
 

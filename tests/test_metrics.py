@@ -16,6 +16,7 @@ from explorer.errors import UserError
 from explorer.images import to_uint8
 from explorer.latent import seed_to_z
 from explorer.metrics import fid, identity, ppl, registry, sources
+from explorer.metrics import lpips as lpips_module
 from explorer.metrics.lpips import load_lpips
 from explorer.netio import read_json, save_network
 from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
@@ -237,6 +238,17 @@ def test_morph_prints_its_path_length(capsys, tmp_path, weights_dir, monkeypatch
     record = json.loads(out.splitlines()[-1])
     assert record["metric"] == "morph_ppl" and record["frames"] == 6
     assert record["value"] > 0 and record["max_over_mean"] >= 1
+
+
+def test_morph_ppl_without_the_vgg_weights_fails_before_writing(capsys, tmp_path, weights_dir, monkeypatch):
+    shipped = lpips_module.lpips_stem
+    monkeypatch.setattr(lpips_module, "lpips_stem",                  # VGG16 not converted; AlexNet ships
+                        lambda net: tmp_path / "lpips_vgg" if net == "vgg" else shipped(net))
+    code, _, err = run(capsys, "morph", "seed:1", "seed:2", "--frames", 6, "--ppl", "--weights", weights_dir,
+                       "--out", tmp_path / "frames")
+    assert code == 1 and "lpips_vgg.safetensors" in err and "convert" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "frames").exists()
 
 
 def test_ppl_drops_the_outer_percentiles():

@@ -128,16 +128,16 @@ def ppl_metric(real: ImageSource | None, fake: ImageSource, num: int, resolution
                           f"1st-99th percentile kept"}]
 
 
-def morph_ppl(G: Generator, path: torch.Tensor) -> dict:
-    """The PPL record of a morph: its frames' W+ [F, num_ws, w_dim] (evenly spaced in the video's time) →
+def morph_ppl(G: Generator, lpips: LPIPS, path: torch.Tensor) -> dict:
+    """The PPL record of a morph: its frames' W+ [F, num_ws, w_dim] (evenly spaced in the video's time),
+    measured with ``lpips`` (``load_lpips(NET)``, loaded by the caller before it renders anything) →
     {"metric": "morph_ppl", "value": mean LPIPS / Δt², "max_over_mean": the largest step over the
     mean (1 for an evenly paced morph; a jump shows as a large ratio), "frames": F, "reference"}.
 
     Raises:
-        UserError: the VGG16 LPIPS weights are missing.
         ValueError: fewer than 2 frames.
     """
-    steps = morph_path_lengths(G, load_lpips(NET, next(G.parameters()).device), path)
+    steps = morph_path_lengths(G, lpips, path)
     mean = float(steps.mean())
     return {"metric": "morph_ppl", "value": mean, "max_over_mean": float(steps.max() / mean) if mean > 0 else 1.0,
             "frames": len(path), "reference": f"consecutive frames, LPIPS v0.1 VGG16 / dt^2, dt = 1/{len(path) - 1}"}
