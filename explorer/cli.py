@@ -169,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(mean LPIPS/dt² of consecutive frames, and the largest step over it)")
     _weights_args(p)
 
+    p = sub.add_parser("mix", help="style mixing: a face with some W+ layers taken from a reference face")
+    p.add_argument("content", help="photo path or seed:N: the face")
+    p.add_argument("style", help="photo path or seed:N: the reference whose layers it takes")
+    p.add_argument("--layers", default="fine", help="W+ layers taken from the reference: groups such as fine "
+                                                    "(colour, texture; the default), middle, coarse (pose, face "
+                                                    "shape), joined with +, or a range like 4-9")
+    p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
+                   help="refine each photo's encoding by STEPS of projection first")
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
+    p.add_argument("--outdir", type=Path, required=True, help="new folder: content.png, style.png, mix.png, "
+                                                              "mix_w.npy (W+ [num_ws, w_dim])")
+    _weights_args(p)
+
     p = sub.add_parser("dataset", help="dataset tools")
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     b = dsub.add_parser("build", help="folder or zip of photos → dataset zip of square PNGs + dataset.json")

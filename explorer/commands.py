@@ -124,6 +124,24 @@ def cmd_morph(args) -> int:
     return 0
 
 
+def cmd_mix(args) -> int:
+    from explorer.latent import mix_styles
+    from explorer.session import Session, render
+    bundle = _bundle(args)
+    layers = _layers(args.layers, bundle.generator.num_ws)
+    session = Session(psi=args.trunc)
+    content, style = (session.keyframe_ws(bundle, _keyframe(bundle, spec, args.refine))
+                      for spec in (args.content, args.style))
+    mixed = mix_styles(content, style, layers)
+    outdir = _new_outdir(args.outdir)
+    for name, ws in (("content", content), ("style", style), ("mix", mixed)):
+        save_png(render(bundle, ws)[0], outdir / f"{name}.png")
+    np.save(outdir / "mix_w.npy", mixed[0].cpu().numpy())
+    print(f"wrote content.png, style.png and mix.png (W+ layers {layers.start}-{layers.stop - 1} "
+          f"from the style) to {outdir}")
+    return 0
+
+
 def cmd_dataset(args) -> int:
     from explorer.data.dataset_tool import build_dataset
     summary = build_dataset(args.source, args.out, args.resolution, labels=args.labels, align=args.align)
@@ -200,14 +218,29 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _layers(text: str, num_ws: int) -> range:
+    """``--layers``: a W+ layer range "A-B" (or one layer "A"), or "+"-joined layer groups such
+    as "fine" or "coarse+middle" (``stylegan.layer_groups``) → range within [0, num_ws)."""
+    from explorer.interfacegan import layer_range
+    if text[:1].isdigit():
+        first, _, last = text.partition("-")
+        try:
+            layers = range(int(first), int(last or first) + 1)
+        except ValueError:
+            raise UserError(f"--layers {text!r}: expected a range like 0-3 or groups like coarse+middle") from None
+        if not 0 <= layers.start < layers.stop <= num_ws:
+            raise UserError(f"--layers {text!r}: expected A-B with 0 ≤ A ≤ B ≤ {num_ws - 1} (this generator's W+ layers)")
+        return layers
+    try:
+        return layer_range(text, num_ws)
+    except ValueError as e:
+        raise UserError(f"--layers: {e}") from None
+
+
 def _fit_components(args, bundle) -> list:
     """SeFa or GANSpace components for ``--layers`` / ``--num``."""
     from explorer.directions import ganspace, sefa
-    first, _, last = args.layers.partition("-")
-    try:
-        layers = range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise UserError(f"--layers {args.layers!r}: expected a range like 0-3") from None
+    layers = _layers(args.layers, bundle.generator.num_ws)
     try:
         if args.method == "sefa":
             return sefa(bundle.generator, layers, args.num)
@@ -312,6 +345,7 @@ def _eval_command(args) -> str:
 
 
 HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,
+            "mix": cmd_mix,
             "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions, "weights": cmd_weights,
             "eval": cmd_eval}
 

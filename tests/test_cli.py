@@ -12,6 +12,7 @@ from PIL import Image
 from explorer.cli import main, parse_seeds
 from explorer.faces import align_face
 from explorer.images import load_photo
+from explorer.nets.stylegan import layer_groups
 
 
 def run(capsys, *argv):
@@ -204,6 +205,30 @@ def test_edit_moves_the_face_and_rejects_unknown_names(capsys, tmp_path, weights
     code, _, err = run(capsys, "edit", "--seed", 3, "--set", "nonsense=1", "--weights", weights_dir,
                        "--outdir", tmp_path / "f")
     assert code == 1 and "no direction named 'nonsense'" in err
+
+
+def test_mix_takes_the_chosen_layers_from_the_reference(capsys, tmp_path, weights_dir, shared_data):
+    grace = shared_data / "portraits" / "grace_hopper.jpg"
+    code, _, err = run(capsys, "mix", "seed:3", grace, "--layers", "middle+fine", "--weights", weights_dir,
+                       "--outdir", tmp_path / "m")
+    assert code == 0, err
+    run(capsys, "generate", "--seeds", 3, "--weights", weights_dir, "--outdir", tmp_path / "g")
+    run(capsys, "encode", grace, "--weights", weights_dir, "--outdir", tmp_path / "e")
+    content, style, mix = (np.asarray(Image.open(tmp_path / "m" / f"{k}.png"), dtype=int) for k in ("content", "style", "mix"))
+    assert np.abs(content - np.asarray(Image.open(tmp_path / "g" / "seed0003.png"))).max() <= 1   # oneDNN rounding
+    assert np.abs(mix - content).mean() > 1 and np.abs(mix - style).mean() > 1
+    mixed, grace_ws = np.load(tmp_path / "m" / "mix_w.npy"), np.load(tmp_path / "e" / "grace_hopper_w.npy")
+    middle = layer_groups(len(mixed))["middle"].start
+    assert np.allclose(mixed[middle:], grace_ws[middle:], atol=1e-6)
+    assert np.allclose(mixed[:middle], mixed[0]) and not np.allclose(mixed[:middle], grace_ws[:middle])
+
+
+@pytest.mark.parametrize("layers, message", [("hair", "known groups are coarse, middle, fine"),
+                                             ("3-1", "expected A-B with 0 ≤ A ≤ B ≤ 9"), ("0-10", "≤ 9")])
+def test_mix_refuses_bad_layers_with_one_line(capsys, tmp_path, weights_dir, layers, message):
+    code, _, err = run(capsys, "mix", "seed:3", "seed:4", "--layers", layers, "--weights", weights_dir,
+                       "--outdir", tmp_path / "m")
+    assert code == 1 and message in err and err.count("\n") == 1 and not (tmp_path / "m").exists()
 
 
 def test_train_gan_dry_run(capsys, tmp_path):
