@@ -229,7 +229,8 @@ def _layers(text: str, num_ws: int) -> range:
         except ValueError:
             raise UserError(f"--layers {text!r}: expected a range like 0-3 or groups like coarse+middle") from None
         if not 0 <= layers.start < layers.stop <= num_ws:
-            raise UserError(f"--layers {text!r}: expected A-B with 0 ≤ A ≤ B ≤ {num_ws - 1} (this generator's W+ layers)")
+            raise UserError(f"--layers {text!r}: expected A-B with 0 ≤ A ≤ B ≤ {num_ws - 1} "
+                            f"(this generator's W+ layers)")
         return layers
     try:
         return layer_range(text, num_ws)

@@ -214,7 +214,8 @@ def test_mix_takes_the_chosen_layers_from_the_reference(capsys, tmp_path, weight
     assert code == 0, err
     run(capsys, "generate", "--seeds", 3, "--weights", weights_dir, "--outdir", tmp_path / "g")
     run(capsys, "encode", grace, "--weights", weights_dir, "--outdir", tmp_path / "e")
-    content, style, mix = (np.asarray(Image.open(tmp_path / "m" / f"{k}.png"), dtype=int) for k in ("content", "style", "mix"))
+    content, style, mix = (np.asarray(Image.open(tmp_path / "m" / f"{k}.png"), dtype=int)
+                           for k in ("content", "style", "mix"))
     assert np.abs(content - np.asarray(Image.open(tmp_path / "g" / "seed0003.png"))).max() <= 1   # oneDNN rounding
     assert np.abs(mix - content).mean() > 1 and np.abs(mix - style).mean() > 1
     mixed, grace_ws = np.load(tmp_path / "m" / "mix_w.npy"), np.load(tmp_path / "e" / "grace_hopper_w.npy")
