@@ -128,17 +128,19 @@ def cmd_mix(args) -> int:
     from explorer.latent import mix_styles
     from explorer.session import Session, render
     bundle = _bundle(args)
-    layers = _layers(args.layers, bundle.generator.num_ws)
+    parts = _layers(args.layers, bundle.generator.num_ws)
     session = Session(psi=args.trunc)
     content, style = (session.keyframe_ws(bundle, _keyframe(bundle, spec, args.refine))
                       for spec in (args.content, args.style))
-    mixed = mix_styles(content, style, layers)
+    mixed = content
+    for layers in parts:
+        mixed = mix_styles(mixed, style, layers)
     outdir = _new_outdir(args.outdir)
     for name, ws in (("content", content), ("style", style), ("mix", mixed)):
         save_png(render(bundle, ws)[0], outdir / f"{name}.png")
     np.save(outdir / "mix_w.npy", mixed[0].cpu().numpy())
-    print(f"wrote content.png, style.png and mix.png (W+ layers {layers.start}-{layers.stop - 1} "
-          f"from the style) to {outdir}")
+    spans = ", ".join(f"{r.start}-{r.stop - 1}" for r in parts)
+    print(f"wrote content.png, style.png and mix.png (W+ layers {spans} from the style) to {outdir}")
     return 0
 
 
@@ -218,10 +220,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _layers(text: str, num_ws: int) -> range:
+def _layers(text: str, num_ws: int) -> list[range]:
     """``--layers``: a W+ layer range "A-B" (or one layer "A"), or "+"-joined layer groups such
-    as "fine" or "coarse+middle" (``stylegan.layer_groups``) → range within [0, num_ws)."""
-    from explorer.interfacegan import layer_range
+    as "fine" or "coarse+fine" (``stylegan.layer_groups``) → their ranges within [0, num_ws)."""
+    from explorer.nets.stylegan import layer_groups
     if text[:1].isdigit():
         first, _, last = text.partition("-")
         try:
@@ -231,17 +233,19 @@ def _layers(text: str, num_ws: int) -> range:
         if not 0 <= layers.start < layers.stop <= num_ws:
             raise UserError(f"--layers {text!r}: expected A-B with 0 ≤ A ≤ B ≤ {num_ws - 1} "
                             f"(this generator's W+ layers)")
-        return layers
-    try:
-        return layer_range(text, num_ws)
-    except ValueError as e:
-        raise UserError(f"--layers: {e}") from None
+        return [layers]
+    groups = layer_groups(num_ws)
+    unknown = [g for g in text.split("+") if g not in groups]
+    if unknown:
+        raise UserError(f"--layers {text!r}: no layer group {unknown[0]!r}; known groups are {', '.join(groups)}")
+    return [groups[g] for g in text.split("+")]
 
 
 def _fit_components(args, bundle) -> list:
     """SeFa or GANSpace components for ``--layers`` / ``--num``."""
     from explorer.directions import ganspace, sefa
-    layers = _layers(args.layers, bundle.generator.num_ws)
+    parts = _layers(args.layers, bundle.generator.num_ws)
+    layers = range(min(p.start for p in parts), max(p.stop for p in parts))   # groups: the span they cover
     try:
         if args.method == "sefa":
             return sefa(bundle.generator, layers, args.num)

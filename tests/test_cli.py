@@ -224,6 +224,18 @@ def test_mix_takes_the_chosen_layers_from_the_reference(capsys, tmp_path, weight
     assert np.allclose(mixed[:middle], mixed[0]) and not np.allclose(mixed[:middle], grace_ws[:middle])
 
 
+def test_mix_of_coarse_and_fine_leaves_the_middle_layers(capsys, tmp_path, weights_dir):
+    code, _, err = run(capsys, "mix", "seed:3", "seed:12", "--layers", "coarse+fine", "--weights", weights_dir,
+                       "--outdir", tmp_path / "m")
+    assert code == 0, err
+    run(capsys, "mix", "seed:3", "seed:12", "--layers", "0-9", "--weights", weights_dir, "--outdir", tmp_path / "all")
+    mixed, style = np.load(tmp_path / "m" / "mix_w.npy"), np.load(tmp_path / "all" / "mix_w.npy")
+    groups = layer_groups(len(mixed))
+    for name, taken in (("coarse", True), ("middle", False), ("fine", True)):
+        layers = slice(groups[name].start, groups[name].stop)
+        assert np.allclose(mixed[layers], style[layers]) == taken, name
+
+
 @pytest.mark.parametrize("layers, message", [("hair", "known groups are coarse, middle, fine"),
                                              ("3-1", "expected A-B with 0 ≤ A ≤ B ≤ 9"), ("0-10", "≤ 9")])
 def test_mix_refuses_bad_layers_with_one_line(capsys, tmp_path, weights_dir, layers, message):
