@@ -21,9 +21,10 @@ import torch
 from explorer.directions import Direction
 from explorer.errors import UserError
 from explorer.images import to_uint8
-from explorer.latent import broadcast, seed_to_z, slerp, truncate
+from explorer.latent import broadcast, mix_styles, seed_to_z, slerp, truncate
 from explorer.morph import (
     EASINGS,
+    GROUPS,
     PACES,
     TOGETHER,
     check_times,
@@ -84,9 +85,13 @@ class Session:
     ({"coarse" | "middle" | "fine": (start, end)}, see ``morph``). Lists given for tuples are
     stored as tuples.
 
+    Style mixing (style transfer from a reference face): the layer groups ``style_groups`` of
+    every rendered W+ are taken from the keyframe ``style`` (a photo or a seed), before the
+    sliders move it; no mixing while either is empty.
+
     Raises:
         ValueError: fewer than 2 keyframes, times that do not match them or are out of order,
-            an unknown easing, or bad windows.
+            an unknown easing or layer group, or bad windows.
     """
 
     seed: int = 0
@@ -99,9 +104,14 @@ class Session:
     easing: str = "linear"
     windows: dict = field(default_factory=lambda: dict(TOGETHER))
     pace: str = "time"
+    style: Keyframe | None = None
+    style_groups: tuple = ()                           # of "coarse", "middle", "fine"
 
     def __post_init__(self):
         object.__setattr__(self, "keyframes", tuple(self.keyframes))
+        object.__setattr__(self, "style_groups", tuple(self.style_groups))
+        if not set(self.style_groups) <= set(GROUPS):
+            raise ValueError(f"unknown layer group in {self.style_groups}; known: {', '.join(GROUPS)}")
         object.__setattr__(self, "times", check_times(self.times))
         object.__setattr__(self, "windows", check_windows(self.windows))
         object.__setattr__(self, "conditions", {k: tuple(v) for k, v in self.conditions.items() if v})
@@ -199,7 +209,7 @@ class Session:
     def ws(self, bundle: ModelBundle, t: float | None = None) -> torch.Tensor:
         """W+ [1, num_ws, w_dim] to render at morph time ``t`` (default ``morph_t``): ``path_ws``
         plus every non-zero slider."""
-        return self._with_sliders(bundle, self.path_ws(bundle, [self.morph_t if t is None else t]))
+        return self._edited(bundle, self.path_ws(bundle, [self.morph_t if t is None else t]))
 
     def frame_times(self, bundle: ModelBundle, num_frames: int) -> list[float]:
         """Morph times of ``num_frames`` exported frames, from 0 to 1.
@@ -234,7 +244,7 @@ class Session:
     def morph_ws(self, bundle: ModelBundle, times: Sequence[float]) -> torch.Tensor:
         """W+ [len(times), num_ws, w_dim] of the morph at ``times`` (e.g. ``frame_times``), sliders
         applied (the same offsets at every t)."""
-        return self._with_sliders(bundle, self.path_ws(bundle, times))
+        return self._edited(bundle, self.path_ws(bundle, times))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -245,7 +255,8 @@ class Session:
         try:
             data = json.loads(text)
             keyframes = [Keyframe(**k) if k is not None else None for k in data.get("keyframes", (None, None))]
-            return Session(**{**data, "keyframes": keyframes})
+            style = data.get("style")
+            return Session(**{**data, "keyframes": keyframes, "style": Keyframe(**style) if style else None})
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise UserError(f"{source}: not a session file ({e})") from None
 
@@ -266,6 +277,16 @@ class Session:
         keep = self.conditions.get(name, ())
         return bundle.direction(name).conditioned([bundle.direction(k) for k in keep], bundle.w_covariance()) \
             if keep else bundle.direction(name)
+
+    def _edited(self, bundle: ModelBundle, ws: torch.Tensor) -> torch.Tensor:
+        """W+ [N, num_ws, w_dim] of the path with the style reference's layers mixed in, then
+        every non-zero slider applied."""
+        if self.style is not None and self.style_groups:
+            reference = self.keyframe_ws(bundle, self.style)                # [1, num_ws, w_dim]
+            groups = layer_groups(bundle.generator.num_ws)
+            for name in self.style_groups:
+                ws = mix_styles(ws, reference.expand(len(ws), -1, -1), groups[name])
+        return self._with_sliders(bundle, ws)
 
     def _with_sliders(self, bundle: ModelBundle, ws: torch.Tensor) -> torch.Tensor:
         for name, value in self.sliders.items():

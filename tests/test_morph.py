@@ -147,7 +147,8 @@ def test_two_seeds_are_slerped_in_z(bundle):
 def test_session_json_round_trip(bundle):
     session = Session(seed=9, psi=0.5, sliders={"x": 1.5}, morph_t=0.4, easing="cubic",
                       keyframes=(None, photo_key(bundle, 1, "a"), Keyframe.from_seed(7)), times=(0.0, 0.4, 1.0),
-                      windows={"coarse": (0.0, 0.5), "middle": (0.0, 1.0), "fine": (0.5, 1.0)})
+                      windows={"coarse": (0.0, 0.5), "middle": (0.0, 1.0), "fine": (0.5, 1.0)},
+                      style=photo_key(bundle, 2, "ref"), style_groups=["fine"])
     again = Session.from_json(session.to_json())
     assert again == session and again.key_a is None and again.key_b == Keyframe.from_seed(7)
     assert Session.from_json(Session().to_json()) == Session()
@@ -155,7 +156,8 @@ def test_session_json_round_trip(bundle):
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"easing": "bounce"}', '{"keyframes": [null]}',
                                   '{"keyframes": [{"label": "x"}, null]}', '{"times": [0, 0.5, 1]}',
-                                  '{"windows": {"coarse": [0.5, 0.2]}}', '{"colour": 1}'])
+                                  '{"windows": {"coarse": [0.5, 0.2]}}', '{"colour": 1}',
+                                  '{"style_groups": ["hair"]}', '{"style": {"label": "x"}}'])
 def test_bad_session_json_names_the_source(text):
     with pytest.raises(UserError, match=r"^my\.json: not a session file"):
         Session.from_json(text, "my.json")
@@ -175,6 +177,23 @@ def test_sidecar_holds_what_regenerates_the_morph(bundle):
         assert torch.allclose(torch.tensor(entry["ws"]), session.keyframe_ws(bundle, key)[0])
     again = Session.from_json(json.dumps(sidecar["session"]))
     assert torch.equal(again.morph_ws(bundle, sidecar["frame_times"]), session.morph_ws(bundle, times))
+
+
+def test_style_mixing_takes_the_reference_groups_before_the_sliders(bundle):
+    groups = layer_groups(bundle.generator.num_ws)
+    reference = photo_key(bundle, 2, "ref")
+    plain = Session(seed=5, keyframes=(None, Keyframe.from_seed(6)), morph_t=0.3)
+    mixed = replace(plain, style=reference, style_groups=("coarse", "fine"))
+    ws, ref, path = mixed.ws(bundle), plain.keyframe_ws(bundle, reference), plain.ws(bundle)
+    for name, taken in (("coarse", True), ("middle", False), ("fine", True)):
+        layers = slice(groups[name].start, groups[name].stop)
+        assert torch.equal(ws[:, layers], (ref if taken else path)[:, layers]), name
+    assert torch.equal(replace(plain, style=reference).ws(bundle), path)          # no groups: no mixing
+    frames = mixed.morph_ws(bundle, [0.0, 0.5, 1.0])
+    coarse = slice(groups["coarse"].start, groups["coarse"].stop)
+    assert torch.equal(frames[:, coarse], ref[:, coarse].expand(3, -1, -1)) and not torch.equal(frames[0], frames[2])
+    name = bundle.directions[0].name
+    assert torch.equal(mixed.with_slider(name, 1.0).ws(bundle), bundle.direction(name).apply(ws, 1.0))
 
 
 def test_even_pace_spreads_frames_by_change_not_time():
