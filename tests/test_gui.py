@@ -118,6 +118,30 @@ def test_timeline_click_drag_and_keys(qtbot):
     assert not timeline.getPlotItem().menuEnabled()
 
 
+def test_style_mixing_from_a_seed_and_from_photo_b(qtbot, window, bundle, shared_data):
+    plain = window.image().copy()
+    window.mixing.set_source("seed")
+    window.mixing.seed_box.setValue(12)
+    window.mixing.group_buttons["fine"].click()
+    mixed = wait_current(qtbot, window)
+    assert window.session.style == Keyframe.from_seed(12) and window.session.style_groups == ("fine",)
+    assert_close(mixed, expected(bundle, window.session.ws(bundle)))
+    assert np.abs(mixed.astype(int) - plain).mean() > 1
+    window.mixing.group_buttons["fine"].click()                       # no groups: the plain face again
+    assert_close(wait_current(qtbot, window), plain)
+
+    window.mixing.set_source("B")
+    assert window.session.style is None and "Load photo B first" in window.status.message()
+    window.mixing.group_buttons["coarse"].click()
+    window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))
+    qtbot.waitUntil(lambda: window.morph.slots["B"].loaded, timeout=TIMEOUT)
+    assert window.session.style == window.session.key_b and window.session.style_groups == ("coarse",)
+    window.morph.set_t(0.0)
+    assert_close(wait_current(qtbot, window), expected(bundle, window.session.ws(bundle)))
+    window.morph.slots["B"].clear_button.click()
+    assert window.session.style is None and window.session.key_b is None
+
+
 def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
     qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)

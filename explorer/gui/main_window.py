@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from explorer.errors import UserError
 from explorer.gui.canvas import FaceCanvas
 from explorer.gui.export_dialog import ExportDialog
+from explorer.gui.mixing import MixingPanel
 from explorer.gui.morph import MorphPanel
 from explorer.gui.seed_panel import SeedPanel
 from explorer.gui.sliders import DirectionSliders
@@ -53,7 +54,7 @@ class MainWindow(QMainWindow):
         refine_steps: projection steps per "Refine" (``REFINE_STEPS``).
         shown: the render on screen (None until the first arrives).
         last_request: the id of the newest render asked for.
-        canvas, seed_panel, sliders, morph, status, worker: the parts, for tests to drive.
+        canvas, seed_panel, mixing, sliders, morph, status, worker: the parts, for tests to drive.
     """
 
     def __init__(self, bundle: ModelBundle):
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.worker = InferenceWorker(bundle)
         self.canvas = FaceCanvas()
         self.seed_panel = SeedPanel(self.session.seed, self.session.psi)
+        self.mixing = MixingPanel()
         self.sliders = DirectionSliders(bundle.directions)
         self.morph = MorphPanel(bundle.generator.num_ws)
         self.status = StatusBar(str(bundle.device))
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
 
         self.seed_panel.changed.connect(
             lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
+        self.mixing.changed.connect(self._mixing_changed)
         self.sliders.changed.connect(lambda: self._edit(sliders=self.sliders.values()))
         self.sliders.rename_requested.connect(self.rename_direction)
         self.sliders.conditions_changed.connect(lambda: self._edit(conditions=self.sliders.conditions()))
@@ -165,7 +168,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _layout(self) -> QWidget:
-        """Face on the left; on the right Face, Directions (scrolling when long) and Morph."""
+        """Face on the left; on the right Face (with style mixing), Directions (scrolling when long)
+        and Morph."""
         if self.bundle.directions:
             scroll = QScrollArea()
             scroll.setWidget(self.sliders)
@@ -181,7 +185,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(10)
-        column.addWidget(_group("Face", self.seed_panel))
+        column.addWidget(_group("Face", self.seed_panel, self.mixing))
         column.addWidget(_group("Directions", directions), 1)
         column.addWidget(_group("Morph", self.morph))
 
@@ -197,6 +201,22 @@ class MainWindow(QMainWindow):
         """Replace fields of the session and ask for its render."""
         self.session = replace(self.session, **changes)
         self.last_request = self.worker.submit_render(self.session)
+
+    def _style_reference(self, session: Session) -> Keyframe | None:
+        """The mixing panel's reference face in ``session``: a seed, the photo in slot A or B
+        (None while that slot is empty), or None when mixing is off."""
+        source = self.mixing.source()
+        if source == "seed":
+            return Keyframe.from_seed(self.mixing.seed())
+        if source in self.photos:
+            return session.keyframes[SLOT_INDEX[source]]
+        return None
+
+    def _mixing_changed(self) -> None:
+        source = self.mixing.source()
+        if source in SLOT_INDEX and source not in self.photos:
+            self.status.show_error(f"Load photo {source} first to mix in its layers")
+        self._edit(style=self._style_reference(self.session), style_groups=self.mixing.groups())
 
     def _rendered(self, result: RenderResult) -> None:
         self.shown = result
@@ -261,8 +281,9 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"Added {_label(key)} as keyframe {self.session.times.index(t)} at t = {t:.2f}")
 
     def _set_session(self, session: Session) -> None:
-        """Replace the session after a keyframe change: timeline markers, then the render."""
-        self.session = session
+        """Replace the session after a keyframe change (the style reference follows its photo):
+        timeline markers, then the render."""
+        self.session = replace(session, style=self._style_reference(session))
         self.morph.set_middle_keyframes(session.times[1:-1])
         self.last_request = self.worker.submit_render(self.session)
 
@@ -283,10 +304,11 @@ def _label(key: Keyframe | None) -> str:
     return "the seed" if key is None else key.label
 
 
-def _group(title: str, content: QWidget) -> QGroupBox:
+def _group(title: str, *contents: QWidget) -> QGroupBox:
     box = QGroupBox(title)
     layout = QVBoxLayout(box)
-    layout.addWidget(content)
+    for content in contents:
+        layout.addWidget(content)
     return box
 
 

@@ -54,6 +54,7 @@ QLabel[role="muted"] {{ color: {MUTED}; }}
 QLabel[role="error"] {{ color: {ERROR}; }}
 QPushButton {{ padding: 5px 12px; }}
 QPushButton:default {{ border: 1px solid {ACCENT}; }}
+QPushButton:checked {{ background: #34465c; border: 1px solid {ACCENT}; }}
 QToolButton {{ border: none; color: {MUTED}; padding: 0 3px; }}
 QToolButton:hover {{ color: #e3e5e8; }}
 QScrollArea {{ border: none; background: transparent; }}
