@@ -120,7 +120,7 @@ def test_timeline_click_drag_and_keys(qtbot):
 
 def test_style_mixing_from_a_seed_and_from_photo_b(qtbot, window, bundle, shared_data):
     plain = window.image().copy()
-    window.mixing.set_source("seed")
+    window.mixing.source_box.setCurrentText("Seed")
     window.mixing.seed_box.setValue(12)
     window.mixing.group_buttons["fine"].click()
     mixed = wait_current(qtbot, window)
@@ -130,7 +130,7 @@ def test_style_mixing_from_a_seed_and_from_photo_b(qtbot, window, bundle, shared
     window.mixing.group_buttons["fine"].click()                       # no groups: the plain face again
     assert_close(wait_current(qtbot, window), plain)
 
-    window.mixing.set_source("B")
+    window.mixing.source_box.setCurrentText("Photo B")
     assert window.session.style is None and "Load photo B first" in window.status.message()
     window.mixing.group_buttons["coarse"].click()
     window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))

@@ -81,9 +81,6 @@ class MixingPanel(QWidget):
         """"off", "seed", "A" or "B"."""
         return SOURCES[self.source_box.currentText()]
 
-    def set_source(self, source: str) -> None:
-        self.source_box.setCurrentText(next(shown for shown, s in SOURCES.items() if s == source))
-
     def seed(self) -> int:
         return int(self.seed_box.value())
 
