@@ -6,7 +6,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -15,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.seed_panel import MAX_SEED
+from explorer.gui.seed_panel import seed_spin_box
 from explorer.morph import GROUPS
 
 SOURCES = {"Off": "off", "Seed": "seed", "Photo A": "A", "Photo B": "B"}   # shown → ``source()``
@@ -37,10 +36,7 @@ class MixingPanel(QWidget):
         self.source_box = QComboBox()
         self.source_box.addItems(list(SOURCES))
         self.source_box.setToolTip("The reference face whose layers the face on screen takes")
-        self.seed_box = QDoubleSpinBox()          # QSpinBox stops at 2³¹−1
-        self.seed_box.setDecimals(0)
-        self.seed_box.setRange(0, MAX_SEED)
-        self.seed_box.setGroupSeparatorShown(False)
+        self.seed_box = seed_spin_box()
         self.seed_box.setEnabled(False)
         self.group_buttons = {}
         for name in GROUPS:

@@ -19,6 +19,16 @@ from explorer.gui.value_slider import ValueSlider
 MAX_SEED = 2 ** 32 - 1
 
 
+def seed_spin_box(seed: int = 0) -> QDoubleSpinBox:
+    """A spin box for seeds 0 .. 2³²−1 (QSpinBox stops at 2³¹−1), showing ``seed``."""
+    box = QDoubleSpinBox()
+    box.setDecimals(0)
+    box.setRange(0, MAX_SEED)
+    box.setGroupSeparatorShown(False)
+    box.setValue(seed)
+    return box
+
+
 class SeedPanel(QWidget):
     """Seed spin box (0 .. 2³²−1), "Random", and the ψ slider (0 .. 1.5).
 
@@ -30,11 +40,7 @@ class SeedPanel(QWidget):
 
     def __init__(self, seed: int, psi: float, parent: QWidget | None = None):
         super().__init__(parent)
-        self.seed_box = QDoubleSpinBox()          # QSpinBox stops at 2³¹−1
-        self.seed_box.setDecimals(0)
-        self.seed_box.setRange(0, MAX_SEED)
-        self.seed_box.setGroupSeparatorShown(False)
-        self.seed_box.setValue(seed)
+        self.seed_box = seed_spin_box(seed)
         self.seed_box.setToolTip("Which face: every seed is a different random z")
         random_button = QPushButton("Random")
         random_button.setToolTip("Jump to a random seed")
