@@ -132,9 +132,7 @@ def cmd_mix(args) -> int:
     session = Session(psi=args.trunc)
     content, style = (session.keyframe_ws(bundle, _keyframe(bundle, spec, args.refine))
                       for spec in (args.content, args.style))
-    mixed = content
-    for layers in parts:
-        mixed = mix_styles(mixed, style, layers)
+    mixed = mix_styles(content, style, *parts)
     outdir = _new_outdir(args.outdir)
     for name, ws in (("content", content), ("style", style), ("mix", mixed)):
         save_png(render(bundle, ws)[0], outdir / f"{name}.png")

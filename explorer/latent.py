@@ -56,14 +56,15 @@ def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
     return w.unsqueeze(1).repeat(1, num_ws, 1)
 
 
-def mix_styles(ws: torch.Tensor, ws_ref: torch.Tensor, layers: range) -> torch.Tensor:
-    """Style mixing: the layers in ``layers`` take the reference's w (style transfer from a
-    reference face: coarse layers carry pose and shape, fine layers colour and texture).
+def mix_styles(ws: torch.Tensor, ws_ref: torch.Tensor, *layers: range) -> torch.Tensor:
+    """Style mixing: the layers in each of ``layers`` take the reference's w (style transfer from
+    a reference face: coarse layers carry pose and shape, fine layers colour and texture).
 
-    ws, ws_ref: [N, num_ws, w_dim]. Returns a new tensor.
+    ws: [N, num_ws, w_dim]; ws_ref: [N or 1, num_ws, w_dim]. Returns a new tensor.
     """
     out = ws.clone()
-    out[:, layers.start:layers.stop] = ws_ref[:, layers.start:layers.stop]
+    for r in layers:
+        out[:, r.start:r.stop] = ws_ref[:, r.start:r.stop]
     return out
 
 

@@ -282,10 +282,8 @@ class Session:
         """W+ [N, num_ws, w_dim] of the path with the style reference's layers mixed in, then
         every non-zero slider applied."""
         if self.style is not None and self.style_groups:
-            reference = self.keyframe_ws(bundle, self.style)                # [1, num_ws, w_dim]
             groups = layer_groups(bundle.generator.num_ws)
-            for name in self.style_groups:
-                ws = mix_styles(ws, reference.expand(len(ws), -1, -1), groups[name])
+            ws = mix_styles(ws, self.keyframe_ws(bundle, self.style), *(groups[g] for g in self.style_groups))
         return self._with_sliders(bundle, ws)
 
     def _with_sliders(self, bundle: ModelBundle, ws: torch.Tensor) -> torch.Tensor:
