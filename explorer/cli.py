@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = tsub.add_parser("encoder", help="W+ encoder against a frozen generator")
     _train_args(e)
     e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
+    e.add_argument("--init", type=Path, metavar="STEM",
+                   help="start from encoder weights, e.g. weights/encoder (same architecture; fresh optimizer)")
     e.add_argument("--kl", type=float, metavar="BETA",
                    help="VAE baseline: weight of the KL to the generator's W prior (default 0: deterministic pSp/e4e)")
     c = tsub.add_parser("classifier", help="attribute classifier (one head per dataset.json label) for InterFaceGAN")
@@ -263,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
     w.add_argument("--classifier", type=Path, action="append", default=[], metavar="RUN",
                    help="run folder of `explorer train classifier`, shipped as classifier_<data source> (repeatable)")
+    w.add_argument("--out", type=Path, required=True, help="a new folder")
+    w = wsub.add_parser("replace-encoder", help="a copy of a weights folder with a newer encoder run's encoder "
+                                                "(e.g. one trained with `explorer train encoder --init`)")
+    w.add_argument("--base", type=Path, required=True, help="weights folder to copy, e.g. weights")
+    w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
     w.add_argument("--out", type=Path, required=True, help="a new folder")
     w = wsub.add_parser("snapshot", help="a GAN run's G, D and G_ema in float16, to continue training elsewhere "
                                          "(`explorer train gan --init DIR`)")

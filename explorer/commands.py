@@ -190,7 +190,12 @@ def _train_encoder(args, tmp: Path, device: str) -> None:
     elif args.data is None or args.generator is None:
         raise UserError("train encoder: --data and --generator are required (or --dry-run)")
     else:
-        cfg = _config(EncoderTrainConfig, args, {"data": str(args.data), "generator": str(args.generator)})
+        init = {}
+        if args.init is not None:
+            from explorer.netio import read_network_config
+            init = {k: v for k, v in read_network_config(args.init, "encoder").items() if k.startswith("channel_")}
+        cfg = _config(EncoderTrainConfig, args, {"data": str(args.data), "generator": str(args.generator),
+                                                 "init": None if args.init is None else str(args.init)}, init)
     train_encoder(cfg, args.outdir, resume=args.resume, device=device)
 
 
@@ -315,6 +320,11 @@ def cmd_weights(args) -> int:
         from explorer.train.checkpoint import save_network_snapshot
         files = save_network_snapshot(args.gan, args.out)
         print(f"wrote {len(files)} files to {args.out} ({sum(f.stat().st_size for f in files) / 2 ** 20:.1f} MiB)")
+        return 0
+    if args.action == "replace-encoder":
+        from explorer.train.pack import replace_encoder
+        manifest = replace_encoder(args.base, args.encoder, args.out)
+        print(f"wrote {args.out} with {args.encoder}'s encoder ({manifest['models']['encoder']['kimg']:g} kimg)")
         return 0
     from explorer.train.pack import pack_weights
     manifest = pack_weights(args.gan, args.encoder, args.out, tuple(args.classifier))

@@ -242,13 +242,14 @@ def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle
     return ModelBundle(folder, dev, generator, encoder, directions, manifest, training_alignment(manifest, folder))
 
 
-def write_manifest(folder: Path, models: dict, licence: str) -> dict:
+def write_manifest(folder: Path, models: dict, licence: str, evaluation: list[dict] | None = None) -> dict:
     """Write ``folder/manifest.json`` listing every .safetensors/.json file (but the manifest)
-    with its sha256 and size, plus ``models`` (training facts per model) and ``licence``."""
+    with its sha256 and size, plus ``models`` (training facts per model), ``licence`` and any
+    ``evaluation`` records carried over (``record_evaluation``'s)."""
     folder = Path(folder)
     files = {p.name: {"sha256": file_sha256(p), "size": p.stat().st_size}
              for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".json") and p.name != MANIFEST}
-    manifest = {"licence": licence, "files": files, "models": models}
+    manifest = {"licence": licence, "files": files, "models": models, **({"evaluation": evaluation} if evaluation else {})}
     write_json(folder / MANIFEST, manifest)
     return manifest
 

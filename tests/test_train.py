@@ -1,6 +1,7 @@
 """Training smoke runs on real faces, checkpoint round trips and resume rules."""
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -13,17 +14,19 @@ from explorer.data.dataset import make_synthetic_dataset
 from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.latent import seed_to_z
-from explorer.netio import load_tensors
+from explorer.netio import load_tensors, read_json, save_network
 from explorer.train.classifier import ClassifierTrainConfig, train_classifier
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
-from explorer.train.pack import _train_command, pack_weights
+from explorer.train.pack import _train_command, pack_weights, replace_encoder
 from explorer.weights import (
     load_bundle,
     load_classifier,
     load_dcgan_generator,
     load_encoder,
     load_generator,
+    record_evaluation,
+    write_manifest,
 )
 
 TINY = {"resolution": 32, "channel_base": 256, "channel_max": 32, "z_dim": 32, "w_dim": 32, "batch": 8}
@@ -123,6 +126,19 @@ def test_encoder_smoke_run(gan_run, encoder_run):
     assert list(encoder_run.glob("recon*.png"))
 
 
+def test_encoder_init_warm_starts_from_weights_of_the_same_architecture(gan_run, encoder_run, faces32, capsys,
+                                                                        tmp_path):
+    args = ["train", "encoder", "--data", str(faces32), "--generator", str(gan_run / "generator"),
+            "--init", str(encoder_run / "encoder"), "--kimg", "0.008", "--batch", "8", "--device", "cpu"]
+    assert main([*args, "--outdir", str(tmp_path / "warm")]) == 0, capsys.readouterr().err
+    init, warm = load_tensors(encoder_run / "encoder.safetensors"), load_tensors(tmp_path / "warm" / "encoder.safetensors")
+    change = max((warm[k].float() - v.float()).abs().max().item() for k, v in init.items())
+    assert 0 < change < 0.1                                      # one Adam step on, not a new N(0, 1) init
+    capsys.readouterr()
+    assert main([*args, "--kl", "0.1", "--outdir", str(tmp_path / "vae")]) == 1
+    assert "different architecture" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("classifier")
@@ -211,7 +227,7 @@ def _progress_beyond(run, nimg: int) -> bool:
 
 
 def _checkpoint_tensors(run) -> dict[str, torch.Tensor]:
-    from explorer.netio import load_tensors
+    from explorer.netio import load_tensors, read_json, save_network
     meta = json.loads((run / "checkpoint.json").read_text())
     return load_tensors(run / meta["tensors"])
 
@@ -275,10 +291,47 @@ def test_training_time_fid_is_logged_at_the_snapshots(faces32, tmp_path):
     assert rows[0]["value"] > 0
 
 
+def test_replace_encoder_ships_a_warm_started_run_beside_the_rest(gan_run, encoder_run, faces32, tmp_path):
+    base = tmp_path / "weights"
+    pack_weights(gan_run, encoder_run, base)
+    record_evaluation(base, [{"metric": "fid", "value": 80.0}], "explorer eval fid", "cpu")
+    warm = train_encoder(EncoderTrainConfig(data=str(faces32), generator=str(base / "generator"), init=str(base / "encoder"),
+                                            batch=8, kimg=0.016, tick_kimg=0.016, snapshot_kimg=0.016, channel_base=256,
+                                            channel_max=32), tmp_path / "warm")
+    before = read_json(base / "manifest.json")
+    manifest = replace_encoder(base, warm, tmp_path / "new")
+    bundle = load_bundle(tmp_path / "new", "cpu")                  # every checksum holds
+    assert (tmp_path / "new" / "encoder.safetensors").read_bytes() == (warm / "encoder.safetensors").read_bytes()
+    assert (tmp_path / "new" / "directions.safetensors").read_bytes() == (base / "directions.safetensors").read_bytes()
+    assert bundle.encoder is not None and len(bundle.directions) == 10
+    facts = manifest["models"]["encoder"]
+    assert facts["kimg"] == 0.016 and facts["init"] == before["models"]["encoder"]
+    assert f"--init {base / 'encoder'}" in facts["command"]
+    assert manifest["models"]["generator"] == before["models"]["generator"]
+    assert manifest["evaluation"] == before["evaluation"]
+    assert read_json(base / "manifest.json") == before            # the base is left as it was
+    with pytest.raises(UserError, match="already exists"):
+        replace_encoder(base, warm, tmp_path / "new")
+    with pytest.raises(UserError, match="not a finished encoder run"):
+        replace_encoder(base, gan_run, tmp_path / "other")
+    G = load_generator(base / "generator")                         # another generator: the encoder does not fit it
+    with torch.no_grad():
+        G.mapping.w_avg.add_(1)
+    other = tmp_path / "other-generator"
+    shutil.copytree(base, other)
+    save_network(G, other / "generator", "generator", G.cfg.to_dict(), dtype=torch.float16)
+    write_manifest(other, before["models"], before["licence"])
+    with pytest.raises(UserError, match="trained against"):
+        replace_encoder(other, warm, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("kind, config", [
     ("gan", {"data": "d.zip", "batch": 16, "lr": 0.0025, "r1_gamma": 0.05, "channel_base": 2048, "channel_max": 128,
              "seed": 0}),
     ("encoder", {"data": "d.zip", "generator": "runs/g/generator", "batch": 16, "lr": 0.0025, "seed": 0}),
+    ("encoder", {"data": "d.zip", "generator": "runs/g/generator", "init": "weights/encoder", "batch": 16,
+                 "lr": 0.0025, "seed": 0, "val_percent": 10}),
     ("classifier", {"data": "d.zip", "batch": 64, "lr": 0.002, "channel_base": 2048, "channel_max": 256, "seed": 0,
                     "val_percent": 10}),
 ])
@@ -289,3 +342,5 @@ def test_pack_states_train_commands_that_parse_and_what_older_runs_did(kind, con
     assert args.val_percent == config.get("val_percent", 0)            # runs older than the split held nothing out
     if kind == "gan":
         assert (args.pl_weight, args.augment) == (0, "none")           # … nor had path-length regularization or ADA
+    if kind == "encoder":
+        assert args.init == (Path(config["init"]) if "init" in config else None)

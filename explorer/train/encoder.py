@@ -9,6 +9,9 @@ Losses: mean squared error and mean absolute error in pixels, at full and half
 resolution, plus LPIPS-AlexNet (weight 0.8, as in pSp); latent MSE on generated faces;
 delta penalty on all.
 
+``init`` warm-starts a new run from shipped encoder weights (``explorer train encoder --init
+weights/encoder``): the run counts its own kimg from zero with a fresh optimizer.
+
 The VAE option (``kl`` > 0, ``explorer train encoder --kl BETA``) exists as a baseline for the
 deterministic encoder: E becomes q(W+ | x), a diagonal Gaussian (Kingma & Welling, 2014). The
 generator decodes a reparameterized sample ws = mean + exp(logvar / 2) · ε instead of the mean,
@@ -37,7 +40,7 @@ from explorer.nets.stylegan import Generator
 from explorer.session import RENDER_NOISE_MODE
 from explorer.train import checkpoint
 from explorer.train.progress import TrainingProgress, non_finite_loss
-from explorer.weights import describe_device, load_generator
+from explorer.weights import describe_device, load_encoder, load_generator
 
 
 @dataclass
@@ -55,6 +58,7 @@ class EncoderTrainConfig:
     latent_weight: float = 1.0
     delta_weight: float = 0.001
     kl: float = 0.0  # β of the VAE option; 0 = the deterministic pSp/e4e encoder
+    init: str | None = None  # encoder weights stem to start from; its architecture must match
     val_percent: int = VAL_PERCENT
     channel_base: int = 2048
     channel_max: int = 256
@@ -103,7 +107,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
 
     Raises:
         UserError: bad data or generator, a mismatched dataset resolution, a negative
-            ``kl``, or a non-finite loss.
+            ``kl``, an ``init`` encoder of another architecture, or a non-finite loss.
     """
     run_dir = Path(run_dir)
     if cfg.kl < 0:
@@ -122,7 +126,14 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     variational = cfg.kl > 0
     ecfg = EncoderConfig(resolution=G.cfg.resolution, num_ws=G.num_ws, w_dim=G.cfg.w_dim,
                          channel_base=cfg.channel_base, channel_max=cfg.channel_max, variational=variational)
-    E = Encoder(ecfg).to(dev, memory_format=torch.channels_last)
+    E = Encoder(ecfg)
+    if cfg.init is not None and not resume:
+        init = load_encoder(Path(cfg.init))
+        if init.cfg.to_dict() != ecfg.to_dict():
+            raise UserError(f"{cfg.init}: an encoder of a different architecture ({init.cfg.to_dict()}) "
+                            f"from this run's ({ecfg.to_dict()})")
+        E.load_state_dict(init.state_dict())
+    E = E.to(dev, memory_format=torch.channels_last)
     opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     progress = {"nimg": 0, "step": 0}
     if resume:

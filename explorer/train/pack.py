@@ -6,6 +6,10 @@ the converted LPIPS-AlexNet weights, and writes manifest.json with what each fil
 on, for how long, on what, and the commands that reproduce it. The named directions are fitted
 into the packed folder afterwards (``explorer directions fit --weights OUT --classifier
 OUT/classifier_utkface …``), which records each fit in the manifest.
+
+``replace_encoder`` ships a newer encoder run (e.g. one warm-started with ``explorer train
+encoder --init weights/encoder``) in a copy of an existing weights folder, for when the GAN run
+that ``pack_weights`` needs is gone; the generator and everything fitted to it carry over.
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from explorer.nets.classifier import AttributeClassifier
 from explorer.train import checkpoint
 from explorer.weights import (
     DEFAULT_WEIGHTS,
+    MANIFEST,
     file_sha256,
     load_classifier,
+    load_encoder,
     load_generator,
+    verify_manifest,
     write_manifest,
 )
 
@@ -43,17 +50,18 @@ def _default_sefa_groups(num_ws: int) -> list[tuple[range, int]]:
 
 TRAIN_FLAGS = {
     "gan": ("batch", "lr", "r1_gamma", "pl_weight", "augment", "channel_base", "channel_max", "seed", "val_percent"),
-    "encoder": ("generator", "batch", "lr", "seed", "kl", "val_percent"),
+    "encoder": ("generator", "init", "batch", "lr", "seed", "kl", "val_percent"),
     "classifier": ("batch", "lr", "channel_base", "channel_max", "seed", "val_percent"),
 }
 """The config keys each ``explorer train`` command line states (``--r1-gamma`` for r1_gamma …)."""
-PREDATING = {"val_percent": 0, "pl_weight": 0, "augment": "none", "kl": 0.0}
+PREDATING = {"val_percent": 0, "pl_weight": 0, "augment": "none", "kl": 0.0, "init": None}
 """What a run did when its config predates a setting: the trainer had no such feature yet."""
 
 
 def _train_command(kind: str, run_dir: Path, config: dict, kimg: float) -> str:
     """The ``explorer train`` command line that reproduces a run from its saved config."""
-    flags = " ".join(f"--{key.replace('_', '-')} {config.get(key, PREDATING.get(key))}" for key in TRAIN_FLAGS[kind])
+    values = {key: config.get(key, PREDATING.get(key)) for key in TRAIN_FLAGS[kind]}
+    flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in values.items() if value is not None)
     return f"explorer train {kind} --data {config['data']} --outdir {run_dir} --kimg {kimg:g} {flags}"
 
 
@@ -142,3 +150,43 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
                      "command": "python -m explorer.metrics.lpips_convert --download --net alex"},
     }
     return write_manifest(out, models, LICENCE)
+
+
+def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
+    """Write a weights folder ``out`` (must not exist): a copy of the weights folder ``base``
+    with its encoder replaced by ``encoder_run``'s (fp16, as the trainer saved it). The manifest
+    keeps ``base``'s other models and evaluations; its "encoder" entry gets the run's training
+    facts, with the replaced encoder's facts under "init" when the run started from it.
+
+    Returns the manifest.
+
+    Raises:
+        UserError: ``out`` exists, ``base`` fails its manifest check, the run is unfinished, or
+            the run's encoder was trained against another generator than ``base``'s (compared by
+            sha256) or does not fit its W+.
+    """
+    base, encoder_run, out = Path(base), Path(encoder_run), Path(out)
+    if out.exists():
+        raise UserError(f"{out}: already exists; write into a new folder")
+    manifest = verify_manifest(base)
+    if not checkpoint.has_checkpoint(encoder_run) or not (encoder_run / "encoder.json").is_file():
+        raise UserError(f"{encoder_run}: not a finished encoder run (no checkpoint or encoder.json)")
+    config = checkpoint.read_checkpoint_meta(encoder_run)["config"]
+    trained_against = Path(config["generator"]).with_suffix(".safetensors")
+    base_generator = file_sha256(base / "generator.safetensors")
+    if not trained_against.is_file() or file_sha256(trained_against) != base_generator:
+        raise UserError(f"{encoder_run}: trained against {trained_against}, which is not {base / 'generator.safetensors'}")
+    E, G = load_encoder(encoder_run / "encoder"), load_generator(base / "generator")
+    if (E.cfg.resolution, E.cfg.num_ws, E.cfg.w_dim) != (G.cfg.resolution, G.num_ws, G.cfg.w_dim):
+        raise UserError(f"{encoder_run}: its encoder does not fit {base / 'generator'}'s images and W+")
+    models = dict(manifest["models"])
+    previous = models.get("encoder")
+    init = config.get("init")
+    started_from_base = (init is not None and previous is not None and Path(init).with_suffix(".safetensors").is_file()
+                         and file_sha256(Path(init).with_suffix(".safetensors")) == file_sha256(base / "encoder.safetensors"))
+    models["encoder"] = {"kind": "W+ encoder (pSp/e4e style)", "date": datetime.date.today().isoformat(),
+                         **_training_facts("encoder", encoder_run), **({"init": previous} if started_from_base else {})}
+    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "encoder.*"))
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(encoder_run / f"encoder{suffix}", out / f"encoder{suffix}")
+    return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))
