@@ -1,12 +1,12 @@
-"""Frames out: a folder of PNGs, a GIF or an MP4, written atomically, plus a JSON sidecar.
+"""Frames out: a folder of PNGs, a GIF, an MP4 or a still PNG, written atomically, plus a JSON sidecar.
 
 Nothing the user has is overwritten: an existing output or sidecar is refused. Everything
 is written under a temporary name beside the target and renamed into place at the end, so
 an interrupted export leaves no half-written file behind the real name.
 
 Every PNG says in its text chunks that it is synthetic. The sidecar records how the frames
-were made (keyframes with their times and W+, easing, layer timing, settings), so a morph can
-be reproduced.
+were made (keyframes with their times and W+, easing, layer timing, settings; a still's W+ and
+session), so a morph or a face can be reproduced.
 """
 
 from __future__ import annotations
@@ -71,18 +71,35 @@ def export_frames(frames: Iterable[np.ndarray], out: Path, *, fps: int = 30, sid
     suffix = out.suffix.lower()
     if suffix and suffix not in VIDEO_SUFFIXES:
         raise UserError(f"{out}: unknown output type {out.suffix!r} (use a folder, .gif or .mp4)")
+    if suffix == "":
+        return _write_new(out, sidecar, lambda tmp: _write_png_folder(frames, tmp))
+    return _write_new(out, sidecar, lambda tmp: _write_video(frames, tmp, fps))
+
+
+def save_still(image: np.ndarray, out: Path, *, sidecar: dict) -> Path:
+    """Write uint8 [H, W, 3] ``image`` as the PNG ``out`` (``save_png``), and ``sidecar`` as JSON
+    beside it (``out.json``), as ``export_frames`` writes. Returns ``out``.
+
+    Raises:
+        UserError: ``out`` is not a .png, it or its sidecar exists, or it cannot be written.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"{out}: a still is saved as .png")
+    return _write_new(out, sidecar, lambda tmp: save_png(image, tmp))
+
+
+def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None]) -> Path:
+    """``write(tmp)`` a file or folder under a temporary name beside ``out``, write ``sidecar``
+    (into the folder, or beside the file), then rename it to ``out``; nothing existing is replaced."""
     for path in (out, sidecar_path(out)):
         if path.exists():
             raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == "":
-            _write_png_folder(frames, tmp)
-            write_json(tmp / FOLDER_SIDECAR, sidecar)
-        else:
-            _write_video(frames, tmp, fps)
-            write_json(sidecar_path(out), sidecar)
+        write(tmp)
+        write_json(tmp / FOLDER_SIDECAR if out.suffix == "" else sidecar_path(out), sidecar)
         if out.exists():
             raise UserError(f"{out}: appeared while exporting (nothing is overwritten)")
         os.replace(tmp, out)
@@ -167,4 +184,17 @@ def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float],
         "session": asdict(session),
         "ws_start": session.ws(bundle, 0.0)[0].cpu().tolist(),
         "ws_end": session.ws(bundle, 1.0)[0].cpu().tolist(),
+    }
+
+
+def still_sidecar(bundle: ModelBundle, session: Session) -> dict:
+    """The sidecar of a saved still: software, notice, generator checksum, the W+
+    [num_ws][w_dim] of the face as ``Session.ws`` renders it (at ``morph_t``, style mixing and
+    sliders applied), and the session itself (``Session.from_json`` reads it back)."""
+    return {
+        "software": f"{SOFTWARE} {__version__}",
+        "notice": SYNTHETIC_NOTICE,
+        "generator_sha256": file_sha256(bundle.path / "generator.safetensors"),
+        "ws": session.ws(bundle)[0].cpu().tolist(),
+        "session": asdict(session),
     }

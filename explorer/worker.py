@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
-from explorer.export import export_frames, morph_frames, morph_sidecar
+from explorer.export import export_frames, morph_frames, morph_sidecar, save_still, still_sidecar
 from explorer.photos import EncodedPhoto, encode_photo, refine_photo
 from explorer.session import Session, render
 from explorer.weights import ModelBundle
@@ -47,7 +47,7 @@ class InferenceWorker(QObject):
         refined(slot, EncodedPhoto | None): a refinement ended: the photo with its refined W+,
             or None when it was cancelled or failed (``failed`` then says why).
         progress(done, total): export frames written so far.
-        exported(path): an export finished.
+        exported(path): an export or a saved still finished.
         failed(message): a one-line UserError message from any request.
 
     Attributes:
@@ -114,6 +114,11 @@ class InferenceWorker(QObject):
         """Export the session's morph as ``num_frames`` frames to ``out_path`` (folder, .gif or
         .mp4); answers with ``progress`` then ``exported`` or ``failed``."""
         self._queue(self._export, session, num_frames, out_path, fps)
+
+    def submit_save(self, session: Session, out_path: str) -> None:
+        """Render ``session`` and save it as a still PNG at ``out_path`` with its sidecar
+        (``export.save_still``, ``still_sidecar``); answers with ``exported`` or ``failed``."""
+        self._queue(self._save, session, out_path)
 
     def stop(self) -> None:
         """End the thread after the request in progress (an export runs to its end, a
@@ -191,3 +196,7 @@ class InferenceWorker(QObject):
         sidecar = morph_sidecar(self.bundle, session, times, fps)
         frames = morph_frames(self.bundle, session, times, on_frame)
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))
+
+    def _save(self, session: Session, out_path: str) -> None:
+        image = render(self.bundle, session.ws(self.bundle))[0]
+        self.exported.emit(str(save_still(image, Path(out_path), sidecar=still_sidecar(self.bundle, session))))

@@ -8,22 +8,24 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.errors import UserError
-from explorer.gui.canvas import FaceCanvas
-from explorer.gui.export_dialog import ExportDialog
+from explorer.gui.canvas import FaceCanvas, to_qimage
+from explorer.gui.export_dialog import ExportDialog, free_path
 from explorer.gui.mixing import MixingPanel
 from explorer.gui.morph import MorphPanel
 from explorer.gui.seed_panel import SeedPanel
@@ -75,6 +77,10 @@ class MainWindow(QMainWindow):
         self.morph = MorphPanel(bundle.generator.num_ws)
         self.status = StatusBar(str(bundle.device))
         self.setStatusBar(self.status)
+        self.copy_action = self._action("Copy", QKeySequence.StandardKey.Copy, self.copy_image,
+                                       "Copy the face to the clipboard")
+        self.save_action = self._action("Save image…", QKeySequence.StandardKey.Save, self._choose_image_path,
+                                       "Save the face as a PNG, with a .json beside it that records how it was made")
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
         self.setCentralWidget(self._layout())
         screen = self.screen().availableGeometry()
@@ -158,6 +164,19 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"Refining {photo.path.name} ({slot})…")
         self.worker.submit_refine(slot, photo, self.refine_steps)
 
+    def save_image(self, path: str) -> None:
+        """Save the face as set now (``session``) as a still PNG at ``path``, with its sidecar, on the worker."""
+        self.status.show_info(f"Saving {Path(path).name}…")
+        self.worker.submit_save(self.session, str(path))
+
+    def copy_image(self) -> None:
+        """Put the face on screen on the clipboard, at the generator's resolution."""
+        if self.canvas.image is None:
+            return
+        QGuiApplication.clipboard().setImage(to_qimage(self.canvas.image))
+        side = self.canvas.image.shape[0]
+        self.status.show_info(f"Copied the face ({side}×{side} px) to the clipboard")
+
     def export_frames(self, path: str, num_frames: int, fps: int) -> None:
         """Export the morph as ``num_frames`` frames to ``path`` (folder, .gif or .mp4) on the worker."""
         self.status.show_info(f"Exporting to {path}…")
@@ -189,13 +208,41 @@ class MainWindow(QMainWindow):
         column.addWidget(_group("Directions", directions), 1)
         column.addWidget(_group("Morph", self.morph))
 
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for action in (self.copy_action, self.save_action):
+            button = QPushButton(action.text())
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
+            buttons.addWidget(button)
+        face = QVBoxLayout()
+        face.setSpacing(8)
+        face.addWidget(self.canvas, 1)
+        face.addLayout(buttons)
+
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(12, 10, 12, 8)
         row.setSpacing(14)
-        row.addWidget(self.canvas, 1)
+        row.addLayout(face, 1)
         row.addWidget(controls)
         return central
+
+    def _action(self, text: str, keys: QKeySequence.StandardKey, slot, tip: str) -> QAction:
+        """A window-wide action with a standard shortcut (said in its tooltip)."""
+        action = QAction(text, self)
+        action.setShortcut(keys)
+        action.setToolTip(f"{tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _choose_image_path(self) -> None:
+        stem = f"seed{self.session.seed}" if not any(self.session.keyframes) else "face"
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", str(free_path(self.export_folder, stem, ".png")),
+                                              "PNG image (*.png)")
+        if path:
+            self.save_image(path if path.lower().endswith(".png") else f"{path}.png")
 
     def _edit(self, **changes) -> None:
         """Replace fields of the session and ask for its render."""
@@ -292,7 +339,7 @@ class MainWindow(QMainWindow):
 
     def _exported(self, path: str) -> None:
         self.export_folder = Path(path).parent
-        self.status.show_info(f"Exported {path}")
+        self.status.show_info(f"Saved {path}")
 
     def _open_export_dialog(self) -> None:
         dialog = ExportDialog(self.worker, self.session, self.export_folder, self)
