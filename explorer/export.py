@@ -11,6 +11,7 @@ session), so a morph or a face can be reproduced.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from explorer import __version__
 from explorer.errors import UserError
-from explorer.netio import write_json
+from explorer.netio import read_json, write_json
 from explorer.nets.stylegan import layer_groups
 from explorer.session import Keyframe, Session, render
 from explorer.weights import ModelBundle, file_sha256
@@ -198,3 +199,37 @@ def still_sidecar(bundle: ModelBundle, session: Session) -> dict:
         "ws": session.ws(bundle)[0].cpu().tolist(),
         "session": asdict(session),
     }
+
+
+def read_session(bundle: ModelBundle, path: Path) -> Session:
+    """The session saved with a still or a morph export, to carry on editing it: ``path`` is
+    the sidecar (``still_sidecar`` or ``morph_sidecar`` JSON) or the PNG, GIF, MP4 or PNG
+    folder it describes (``sidecar_path``).
+
+    Raises:
+        UserError: naming the sidecar: unreadable, not one of ours, made with another generator
+            (by sha256), W+ not [num_ws, w_dim], or sliders naming directions these weights
+            lack or set beyond their range.
+    """
+    path = Path(path)
+    sidecar = path if path.suffix.lower() == ".json" else sidecar_path(path)
+    data = read_json(sidecar)
+    if not isinstance(data.get("session"), dict) or "generator_sha256" not in data:
+        raise UserError(f"{sidecar}: not a sidecar of a saved face or morph (no session)")
+    if data["generator_sha256"] != file_sha256(bundle.path / "generator.safetensors"):
+        raise UserError(f"{sidecar}: made with another generator than {bundle.path / 'generator.safetensors'}")
+    session = Session.from_json(json.dumps(data["session"]), str(sidecar))
+    shape = (bundle.generator.num_ws, bundle.generator.cfg.w_dim)
+    for key in (*session.keyframes, session.style):
+        if key is not None and key.ws is not None and np.shape(key.ws) != shape:
+            raise UserError(f"{sidecar}: keyframe {key.label!r} has W+ of shape {np.shape(key.ws)}, not {shape}")
+    known = {d.name: d for d in bundle.directions}
+    lacking = sorted({*session.sliders, *session.conditions, *(n for v in session.conditions.values() for n in v)}
+                     - set(known))
+    if lacking:
+        raise UserError(f"{sidecar}: uses directions these weights lack: {', '.join(lacking)}")
+    for name, value in session.sliders.items():
+        if not known[name].min <= value <= known[name].max:
+            raise UserError(f"{sidecar}: {name} is set to {value:g}, outside its range "
+                            f"{known[name].min:g} … {known[name].max:g}")
+    return session

@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
-from explorer.export import export_frames, morph_frames, morph_sidecar, save_still, still_sidecar
+from explorer.export import export_frames, morph_frames, morph_sidecar, read_session, save_still, still_sidecar
 from explorer.photos import EncodedPhoto, encode_photo, refine_photo
 from explorer.session import Session, render
 from explorer.weights import ModelBundle
@@ -48,6 +48,8 @@ class InferenceWorker(QObject):
             or None when it was cancelled or failed (``failed`` then says why).
         progress(done, total): export frames written so far.
         exported(path): an export or a saved still finished.
+        opened(path, session, thumbnails): a saved session was read; thumbnails maps "A" / "B"
+            to the uint8 [R, R, 3] render of that keyframe, for the keyframes set.
         failed(message): a one-line UserError message from any request.
 
     Attributes:
@@ -60,6 +62,7 @@ class InferenceWorker(QObject):
     refined = Signal(str, object)
     progress = Signal(int, int)
     exported = Signal(str)
+    opened = Signal(str, object, object)
     failed = Signal(str)
     _wake = Signal()
 
@@ -119,6 +122,11 @@ class InferenceWorker(QObject):
         """Render ``session`` and save it as a still PNG at ``out_path`` with its sidecar
         (``export.save_still``, ``still_sidecar``); answers with ``exported`` or ``failed``."""
         self._queue(self._save, session, out_path)
+
+    def submit_open(self, path: str) -> None:
+        """Read the session saved with a still or an export (``export.read_session``) and render
+        its end keyframes; answers with ``opened`` or ``failed``."""
+        self._queue(self._open, path)
 
     def stop(self) -> None:
         """End the thread after the request in progress (an export runs to its end, a
@@ -200,3 +208,10 @@ class InferenceWorker(QObject):
     def _save(self, session: Session, out_path: str) -> None:
         image = render(self.bundle, session.ws(self.bundle))[0]
         self.exported.emit(str(save_still(image, Path(out_path), sidecar=still_sidecar(self.bundle, session))))
+
+    def _open(self, path: str) -> None:
+        session = read_session(self.bundle, Path(path))
+        ends = {"A": session.key_a, "B": session.key_b}
+        thumbnails = {slot: render(self.bundle, session.keyframe_ws(self.bundle, key))[0]
+                      for slot, key in ends.items() if key is not None}
+        self.opened.emit(str(path), session, thumbnails)

@@ -4,6 +4,7 @@ the worker thread. Run with QT_QPA_PLATFORM=offscreen."""
 import json
 import threading
 import time
+from dataclasses import replace
 
 import imageio.v3 as iio
 import numpy as np
@@ -189,9 +190,13 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert sidecar["num_frames"] == 5 and sidecar["keyframes"][0]["label"] == "astronaut.png"
     assert np.array(sidecar["ws_start"]).shape == (bundle.generator.num_ws, bundle.generator.cfg.w_dim)
 
+    exported = window.session
     window.morph.slots["A"].clear_button.click()
     assert window.session.key_a is None and not window.morph.slots["A"].loaded
     assert_close(wait_current(qtbot, window), at_b)              # t = 1: still B
+    window.open_session(str(out))                                 # the exported folder: its morph.json
+    qtbot.waitUntil(lambda: window.status.message() == "Opened frames", timeout=TIMEOUT)
+    assert window.session == exported and window.morph.slots["A"].loaded
 
 
 def test_keyframes_between_a_and_b(qtbot, window, bundle, shared_data, bad_photo):
@@ -371,6 +376,53 @@ def test_save_and_copy_the_face(qtbot, window, bundle, tmp_path, monkeypatch):
     rows = np.frombuffer(copied.constBits(), np.uint8).reshape(side, copied.bytesPerLine())
     assert np.array_equal(rows[:, :3 * side].reshape(side, side, 3), shown)
     assert window.status.message() == f"Copied the face ({side}×{side} px) to the clipboard"
+
+
+def test_open_a_saved_face_and_go_on_editing(qtbot, window, bundle, shared_data, tmp_path):
+    failures = []
+    window.worker.failed.connect(failures.append)
+    window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
+    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
+    window.seed_panel.set_seed(7)
+    window.seed_panel.set_psi(0.5)
+    window.sliders.sliders["age"].setValue(1.0)
+    window.sliders.set_kept("age", "gender", True)
+    window.mixing.set_reference("seed", 12, ("coarse",))
+    window.morph.timing.set_timing("cubic", {"coarse": (0.0, 0.5), "middle": (0.25, 0.75), "fine": (0.5, 1.0)})
+    window.morph.set_t(0.4)
+    saved = window.session
+    shown = wait_current(qtbot, window)
+    window.save_image(str(tmp_path / "mine.png"))
+    qtbot.waitUntil(lambda: window.status.message().startswith("Saved"), timeout=TIMEOUT)
+
+    window.morph.slots["A"].clear_button.click()                     # a different face meanwhile
+    window.seed_panel.set_seed(3)
+    window.sliders.reset_all()
+    window.mixing.set_reference("off", None, ())
+    assert not np.array_equal(wait_current(qtbot, window), shown)
+
+    window.open_session(str(tmp_path / "mine.png"))
+    qtbot.waitUntil(lambda: window.status.message() == "Opened mine.png", timeout=TIMEOUT)
+    assert window.session == saved
+    assert_close(wait_current(qtbot, window), shown)
+    assert (window.seed_panel.seed(), window.seed_panel.psi()) == (7, 0.5)
+    assert window.sliders.values() == {"age": 1.0} and window.sliders.conditions() == {"age": ("gender",)}
+    assert (window.mixing.source(), window.mixing.seed(), window.mixing.groups()) == ("seed", 12, ("coarse",))
+    assert window.morph.timing.easing() == "cubic" and window.morph.timing.windows()["coarse"] == (0.0, 0.5)
+    slot = window.morph.slots["A"]
+    assert window.morph.t() == 0.4 and slot.loaded and slot.caption.toolTip() == "astronaut.png"
+    assert not slot.refine_button.isEnabled() and not window.photos
+    window.sliders.sliders["smile"].setValue(1.0)                      # editing goes on from the opened face
+    assert window.session == replace(saved, sliders={"age": 1.0, "smile": 1.0})
+
+    (tmp_path / "other.json").write_text(json.dumps({"session": {}, "generator_sha256": "0" * 64}))
+    (tmp_path / "notes.json").write_text(json.dumps({"todo": "smile more"}))
+    for name, error in [("other.json", "made with another generator"), ("notes.json", "not a sidecar"),
+                        ("gone.png", "gone.json: file not found")]:
+        before = window.session
+        window.open_session(str(tmp_path / name))
+        qtbot.waitUntil(lambda: len(failures) == 1, timeout=TIMEOUT)
+        assert error in failures.pop() and window.status.is_error() and window.session == before
 
 
 def test_export_dialog(qtbot, window, tmp_path):

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.shown: RenderResult | None = None
         self.last_request = 0
         self.export_folder = Path.home()
+        self._showing = False           # True while the controls are set to an opened session
         self.worker = InferenceWorker(bundle)
         self.canvas = FaceCanvas()
         self.seed_panel = SeedPanel(self.session.seed, self.session.psi)
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.copy_action = self._action("Copy", QKeySequence.StandardKey.Copy, self.copy_image,
                                        "Copy the face to the clipboard")
+        self.open_action = self._action("Open…", QKeySequence.StandardKey.Open, self._choose_session,
+                                        "Go on editing a face or morph saved with Save image… or Export frames…")
         self.save_action = self._action("Save image…", QKeySequence.StandardKey.Save, self._choose_image_path,
                                        "Save the face as a PNG, with a .json beside it that records how it was made")
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
@@ -112,6 +115,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self.status.show_error)
         self.worker.progress.connect(self._export_progress)   # methods, not lambdas: they run on this thread
         self.worker.exported.connect(self._exported)
+        self.worker.opened.connect(self._opened)
         self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
         self.last_request = self.worker.submit_render(self.session)
 
@@ -169,6 +173,15 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"Saving {Path(path).name}…")
         self.worker.submit_save(self.session, str(path))
 
+    def open_session(self, path: str) -> None:
+        """Read the session saved with a still or a morph export at ``path`` (the PNG, GIF, MP4,
+        folder or its JSON sidecar) on the worker, then show it: every control, and the end
+        keyframes as renders in slots A and B (which cannot be refined until their photos are
+        loaded again). Refused while a photo is being refined."""
+        if not self._refusing_to_open():
+            self.status.show_info(f"Opening {Path(path).name}…")
+            self.worker.submit_open(str(path))
+
     def copy_image(self) -> None:
         """Put the face on screen on the clipboard, at the generator's resolution."""
         if self.canvas.image is None:
@@ -210,7 +223,7 @@ class MainWindow(QMainWindow):
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for action in (self.copy_action, self.save_action):
+        for action in (self.open_action, self.copy_action, self.save_action):
             button = QPushButton(action.text())
             button.setToolTip(action.toolTip())
             button.clicked.connect(action.trigger)
@@ -245,7 +258,10 @@ class MainWindow(QMainWindow):
             self.save_image(path if path.lower().endswith(".png") else f"{path}.png")
 
     def _edit(self, **changes) -> None:
-        """Replace fields of the session and ask for its render."""
+        """Replace fields of the session and ask for its render (not while an opened session is
+        being shown: the controls then follow the session, not the other way round)."""
+        if self._showing:
+            return
         self.session = replace(self.session, **changes)
         self.last_request = self.worker.submit_render(self.session)
 
@@ -255,13 +271,15 @@ class MainWindow(QMainWindow):
         source = self.mixing.source()
         if source == "seed":
             return Keyframe.from_seed(self.mixing.seed())
-        if source in self.photos:
+        if source in SLOT_INDEX:
             return session.keyframes[SLOT_INDEX[source]]
         return None
 
     def _mixing_changed(self) -> None:
+        if self._showing:
+            return
         source = self.mixing.source()
-        if source in SLOT_INDEX and source not in self.photos:
+        if source in SLOT_INDEX and self.session.keyframes[SLOT_INDEX[source]] is None:
             self.status.show_error(f"Load photo {source} first to mix in its layers")
         self._edit(style=self._style_reference(self.session), style_groups=self.mixing.groups())
 
@@ -333,6 +351,46 @@ class MainWindow(QMainWindow):
         self.session = replace(session, style=self._style_reference(session))
         self.morph.set_middle_keyframes(session.times[1:-1])
         self.last_request = self.worker.submit_render(self.session)
+
+    def _refusing_to_open(self) -> bool:
+        if self._refining:
+            self.status.show_error("A photo is being refined: wait for it or cancel it, then open")
+        return bool(self._refining)
+
+    def _opened(self, path: str, session: Session, thumbnails: dict[str, np.ndarray]) -> None:
+        if self._refusing_to_open():            # a refinement began while the file was read
+            return
+        self.photos.clear()
+        for slot, index in SLOT_INDEX.items():
+            key = session.keyframes[index]
+            if key is None:
+                self.morph.clear_photo(slot)
+            else:
+                self.morph.set_photo(slot, key.label, thumbnails[slot], refinable=False)
+        style = session.style
+        source = ("off" if style is None else "seed" if style.seed is not None else
+                  next((slot for slot, index in SLOT_INDEX.items() if session.keyframes[index] == style), "off"))
+        self._showing = True
+        try:
+            self.seed_panel.set_seed(session.seed)
+            self.seed_panel.set_psi(session.psi)
+            self.sliders.set_values(session.sliders)
+            self.sliders.set_conditions(session.conditions)
+            self.mixing.set_reference(source, style.seed if style is not None else None, session.style_groups)
+            self.morph.timing.set_timing(session.easing, session.windows)
+            self.morph.set_middle_keyframes(session.times[1:-1])
+            self.morph.set_t(session.morph_t)
+        finally:
+            self._showing = False
+        self.session = session
+        self.last_request = self.worker.submit_render(session)
+        self.status.show_info(f"Opened {Path(path).name}")
+
+    def _choose_session(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a saved face or morph", str(self.export_folder),
+                                              "Saved faces and morphs (*.png *.json *.gif *.mp4);;All files (*)")
+        if path:
+            self.open_session(path)
 
     def _export_progress(self, done: int, total: int) -> None:
         self.status.show_info(f"Exporting frame {done}/{total}…")

@@ -84,6 +84,18 @@ class MixingPanel(QWidget):
         """The layer groups toggled on, in ``GROUPS`` order."""
         return tuple(name for name, button in self.group_buttons.items() if button.isChecked())
 
+    def set_reference(self, source: str, seed: int | None, groups: tuple[str, ...]) -> None:
+        """Show ``source`` ("off", "seed", "A" or "B"; see ``source``), ``seed`` (for "seed";
+        None leaves the box as it is) and the layer ``groups`` toggled on; emits ``changed``."""
+        self.blockSignals(True)
+        self.source_box.setCurrentText(next(shown for shown, name in SOURCES.items() if name == source))
+        if seed is not None:
+            self.seed_box.setValue(seed)
+        for name, button in self.group_buttons.items():
+            button.setChecked(name in groups)
+        self.blockSignals(False)
+        self.changed.emit()
+
     def _show_controls(self, shown: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.controls.setVisible(shown)

@@ -27,6 +27,7 @@ from explorer.gui.timing import MorphTiming
 
 THUMBNAIL = 112
 AT_KEYFRAME = 0.005               # the playhead is on a keyframe when this close to its time
+REFINE_TIP = "Fit the W+ closer to the photo by projection (a few seconds; the morph stays usable)"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 
 
@@ -73,8 +74,7 @@ class PhotoSlot(QFrame):
         self.face_button.setSizePolicy(policy)
         self.load_button = QPushButton(f"Load {slot}…", toolTip=f"Load a photo as keyframe {slot}")
         self.load_button.clicked.connect(self._choose)
-        self.refine_button = QPushButton("Refine", toolTip="Fit the W+ closer to the photo by projection "
-                                                           "(a few seconds; the morph stays usable)")
+        self.refine_button = QPushButton("Refine", toolTip=REFINE_TIP)
         self.refine_button.clicked.connect(self.refine_requested)
         self.progress = QProgressBar(textVisible=False)
         self.cancel_button = QPushButton("Cancel", toolTip="Stop refining and keep the W+ as it was")
@@ -108,9 +108,12 @@ class PhotoSlot(QFrame):
         layout.addWidget(self.actions)
         self.clear()
 
-    def set_photo(self, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1) -> None:
+    def set_photo(self, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1,
+                  refinable: bool = True) -> None:
         """Show the aligned crop (uint8 [H, W, 3]) of face ``face`` (0: the largest) of photo
-        ``name``, which holds ``num_faces`` faces; with several, "⇆" offers the next one."""
+        ``name``, which holds ``num_faces`` faces; with several, "⇆" offers the next one.
+        ``refinable`` False: a keyframe opened from a saved session (``aligned`` is then its
+        render), which has no photo crop to refine towards."""
         pixmap = QPixmap.fromImage(to_qimage(aligned)).scaled(
             THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.thumbnail.setPixmap(pixmap)
@@ -121,7 +124,9 @@ class PhotoSlot(QFrame):
         self.face_button.setToolTip(f"This photo holds {num_faces} faces: use face {(face + 1) % num_faces + 1} "
                                     "(by size, largest first)")
         self.loaded = True
-        self.refine_button.setEnabled(True)
+        self.refine_button.setEnabled(refinable)
+        self.refine_button.setToolTip(REFINE_TIP if refinable else "Opened from a saved session: load the photo "
+                                                                   "again to refine it")
 
     def clear(self) -> None:
         """Back to the empty look: the slot letter in a dashed box."""
@@ -250,8 +255,9 @@ class MorphPanel(QWidget):
         """Move the playhead to ``t``; emits ``t_changed`` as dragging it does."""
         self.timeline.set_t(t)
 
-    def set_photo(self, slot: str, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1) -> None:
-        self.slots[slot].set_photo(name, aligned, face, num_faces)
+    def set_photo(self, slot: str, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1,
+                  refinable: bool = True) -> None:
+        self.slots[slot].set_photo(name, aligned, face, num_faces, refinable)
         self._update_enabled()
 
     def clear_photo(self, slot: str) -> None:

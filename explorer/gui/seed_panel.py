@@ -66,5 +66,8 @@ class SeedPanel(QWidget):
     def set_seed(self, seed: int) -> None:
         self.seed_box.setValue(seed)
 
+    def set_psi(self, psi: float) -> None:
+        self.psi_slider.setValue(psi)
+
     def psi(self) -> float:
         return self.psi_slider.value()

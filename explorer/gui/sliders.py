@@ -66,6 +66,15 @@ class DirectionSliders(QWidget):
         """Direction name → value, for the sliders away from 0."""
         return {name: s.value() for name, s in self.sliders.items() if s.value()}
 
+    def set_values(self, values: dict[str, float]) -> None:
+        """Set the sliders named in ``values`` (direction name → σ) and the others to 0, then
+        emit ``changed`` once."""
+        for name, slider in self.sliders.items():
+            slider.blockSignals(True)
+            slider.setValue(values.get(name, 0.0))
+            slider.blockSignals(False)
+        self.changed.emit()
+
     def set_label(self, name: str, label: str) -> None:
         """Show ``label`` above direction ``name``'s slider."""
         self.sliders[name].name_label.setText(label)
@@ -92,6 +101,13 @@ class DirectionSliders(QWidget):
         self.sliders[name].setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}"
                                       + (f"; keeps {labels} unchanged" if keep else ""))
         self.conditions_changed.emit()
+
+    def set_conditions(self, conditions: dict[str, tuple[str, ...]]) -> None:
+        """Replace every slider's "Keep unchanged" choice (as ``conditions`` returns them); emits
+        ``conditions_changed`` once per slider."""
+        for name in self.sliders:
+            for other in {*self._conditions.get(name, ()), *conditions.get(name, ())}:
+                self.set_kept(name, other, other in conditions.get(name, ()))
 
     def _menu(self, name: str, pos) -> None:
         menu = QMenu(self)

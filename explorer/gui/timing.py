@@ -78,6 +78,21 @@ class MorphTiming(QWidget):
         """{"coarse" | "middle" | "fine": (start, end)}, in ``morph.GROUPS`` order."""
         return {name: (self.spins[name][0].value(), self.spins[name][1].value()) for name in GROUPS}
 
+    def set_timing(self, easing: str, windows: dict[str, tuple[float, float]]) -> None:
+        """Show ``easing`` and the per-group ``windows`` (as ``windows`` returns them); emits
+        ``changed`` once."""
+        self.blockSignals(True)
+        self.easing_box.setCurrentIndex(self.easing_box.findData(easing))
+        for name, (start, end) in windows.items():
+            first, second = self.spins[name]
+            first.setMaximum(1.0)
+            second.setMinimum(0.0)
+            first.setValue(start)
+            second.setValue(end)
+            self._bound(name)
+        self.blockSignals(False)
+        self.changed.emit()
+
     def _show_windows(self, shown: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         for widget in self._rows:
