@@ -249,7 +249,9 @@ def write_manifest(folder: Path, models: dict, licence: str, evaluation: list[di
     folder = Path(folder)
     files = {p.name: {"sha256": file_sha256(p), "size": p.stat().st_size}
              for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".json") and p.name != MANIFEST}
-    manifest = {"licence": licence, "files": files, "models": models, **({"evaluation": evaluation} if evaluation else {})}
+    manifest = {"licence": licence, "files": files, "models": models}
+    if evaluation:
+        manifest["evaluation"] = evaluation
     write_json(folder / MANIFEST, manifest)
     return manifest
 

@@ -425,6 +425,47 @@ def test_open_a_saved_face_and_go_on_editing(qtbot, window, bundle, shared_data,
         assert error in failures.pop() and window.status.is_error() and window.session == before
 
 
+def test_undo_and_redo(qtbot, window, bundle, shared_data):
+    start = window.session
+    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    window.seed_panel.set_seed(7)
+    for value in (0.5, 1.0, 1.5):                                     # one drag: one step
+        window.sliders.sliders["age"].setValue(value)
+    window.sliders.sliders["smile"].setValue(1.0)
+    edited = window.session
+    window.undo_action.trigger()                                      # what Ctrl+Z does
+    assert window.sliders.values() == {"age": 1.5} and window.session.sliders == {"age": 1.5}
+    assert_close(wait_current(qtbot, window), expected(bundle, window.session.ws(bundle)))
+    window.undo_action.trigger()
+    assert window.sliders.values() == {} and window.seed_panel.seed() == 7
+    window.undo_action.trigger()
+    assert window.session == start and window.seed_panel.seed() == start.seed
+    assert not window.undo_action.isEnabled() and window.redo_action.isEnabled()
+    for _ in range(3):
+        window.redo_action.trigger()
+    assert window.session == edited and window.sliders.values() == {"age": 1.5, "smile": 1.0}
+
+    window.refine_steps = 2
+    window.load_photo("A", str(shared_data / "portraits" / "grace_hopper.jpg"))
+    qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
+    encoded = window.photos["A"]
+    window.refine_photo("A")
+    qtbot.waitUntil(lambda: window.photos["A"] is not encoded, timeout=TIMEOUT)
+    window.morph.set_t(0.3)                                           # the playhead is not a step
+    slot = window.morph.slots["A"]
+    window.undo_action.trigger()
+    assert window.photos["A"] is encoded and slot.caption.toolTip() == "grace_hopper.jpg"
+    assert slot.refine_button.isEnabled() and window.morph.t() == 0.3 and window.session.morph_t == 0.3
+    window.undo_action.trigger()
+    assert not slot.loaded and "A" not in window.photos and window.session.key_a is None
+    window.redo_action.trigger()
+    window.redo_action.trigger()
+    assert slot.caption.toolTip() == "grace_hopper.jpg (refined)"
+    assert window.session.key_a.ws == window.photos["A"].ws[0].tolist()
+    window.seed_panel.set_seed(8)                                     # a change after undoing: nothing to redo
+    assert not window.redo_action.isEnabled()
+
+
 def test_export_dialog(qtbot, window, tmp_path):
     session = window.session.with_keyframe(0, Keyframe.from_seed(5))
     dialog = ExportDialog(window.worker, session, tmp_path, window)

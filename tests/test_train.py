@@ -131,7 +131,8 @@ def test_encoder_init_warm_starts_from_weights_of_the_same_architecture(gan_run,
     args = ["train", "encoder", "--data", str(faces32), "--generator", str(gan_run / "generator"),
             "--init", str(encoder_run / "encoder"), "--kimg", "0.008", "--batch", "8", "--device", "cpu"]
     assert main([*args, "--outdir", str(tmp_path / "warm")]) == 0, capsys.readouterr().err
-    init, warm = load_tensors(encoder_run / "encoder.safetensors"), load_tensors(tmp_path / "warm" / "encoder.safetensors")
+    init = load_tensors(encoder_run / "encoder.safetensors")
+    warm = load_tensors(tmp_path / "warm" / "encoder.safetensors")
     change = max((warm[k].float() - v.float()).abs().max().item() for k, v in init.items())
     assert 0 < change < 0.1                                      # one Adam step on, not a new N(0, 1) init
     capsys.readouterr()
@@ -295,9 +296,9 @@ def test_replace_encoder_ships_a_warm_started_run_beside_the_rest(gan_run, encod
     base = tmp_path / "weights"
     pack_weights(gan_run, encoder_run, base)
     record_evaluation(base, [{"metric": "fid", "value": 80.0}], "explorer eval fid", "cpu")
-    warm = train_encoder(EncoderTrainConfig(data=str(faces32), generator=str(base / "generator"), init=str(base / "encoder"),
-                                            batch=8, kimg=0.016, tick_kimg=0.016, snapshot_kimg=0.016, channel_base=256,
-                                            channel_max=32), tmp_path / "warm")
+    cfg = EncoderTrainConfig(data=str(faces32), generator=str(base / "generator"), init=str(base / "encoder"), batch=8,
+                             kimg=0.016, tick_kimg=0.016, snapshot_kimg=0.016, channel_base=256, channel_max=32)
+    warm = train_encoder(cfg, tmp_path / "warm")
     before = read_json(base / "manifest.json")
     manifest = replace_encoder(base, warm, tmp_path / "new")
     bundle = load_bundle(tmp_path / "new", "cpu")                  # every checksum holds

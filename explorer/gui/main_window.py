@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from explorer.errors import UserError
 from explorer.gui.canvas import FaceCanvas, to_qimage
 from explorer.gui.export_dialog import ExportDialog, free_path
+from explorer.gui.history import UndoHistory
 from explorer.gui.mixing import MixingPanel
 from explorer.gui.morph import MorphPanel
 from explorer.gui.seed_panel import SeedPanel
@@ -46,12 +48,24 @@ SLOT_INDEX = {"A": 0, "B": -1}  # photo slot → keyframe: A is the first, B the
 MIDDLE = "@"                    # worker slot names "@<t>" encode a photo for a keyframe between A and B
 
 
+class SlotView(NamedTuple):
+    """What photo slot A or B shows for one keyframe: the keyframe, its encoded photo (None
+    for one opened from a saved session, which cannot be refined), caption and thumbnail
+    (uint8 [H, W, 3]). Kept so that undo can show a slot again as it was."""
+
+    key: Keyframe
+    photo: EncodedPhoto | None
+    caption: str
+    thumbnail: np.ndarray
+
+
 class MainWindow(QMainWindow):
     """The editor. Every control change replaces ``session`` and asks the worker for a render.
 
     Attributes:
         bundle: the models (read by the worker thread only, apart from names and sizes).
         session: the document now.
+        history: undo and redo of ``session`` (the playhead aside).
         photos: the encoded photo of each loaded slot ("A", "B"), its W+ refined or not.
         refine_steps: projection steps per "Refine" (``REFINE_STEPS``).
         shown: the render on screen (None until the first arrives).
@@ -69,7 +83,9 @@ class MainWindow(QMainWindow):
         self.shown: RenderResult | None = None
         self.last_request = 0
         self.export_folder = Path.home()
-        self._showing = False           # True while the controls are set to an opened session
+        self._showing = False           # True while the controls are set to show a session
+        self._views: list[SlotView] = []  # every keyframe slot A or B has shown, newest last
+        self.history = UndoHistory()
         self.worker = InferenceWorker(bundle)
         self.canvas = FaceCanvas()
         self.seed_panel = SeedPanel(self.session.seed, self.session.psi)
@@ -80,6 +96,10 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.copy_action = self._action("Copy", QKeySequence.StandardKey.Copy, self.copy_image,
                                        "Copy the face to the clipboard")
+        self.undo_action = self._action("Undo", QKeySequence.StandardKey.Undo, self.undo, "Undo the last change")
+        self.redo_action = self._action("Redo", QKeySequence.StandardKey.Redo, self.redo, "Redo what was undone")
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
         self.open_action = self._action("Open…", QKeySequence.StandardKey.Open, self._choose_session,
                                         "Go on editing a face or morph saved with Save image… or Export frames…")
         self.save_action = self._action("Save image…", QKeySequence.StandardKey.Save, self._choose_image_path,
@@ -182,6 +202,16 @@ class MainWindow(QMainWindow):
             self.status.show_info(f"Opening {Path(path).name}…")
             self.worker.submit_open(str(path))
 
+    def undo(self) -> None:
+        """Go back one step (``history``): every control and slot as it was; the playhead stays."""
+        if self.history.can_undo():
+            self._show(self.history.undo(self.session))
+
+    def redo(self) -> None:
+        """Go forward again after ``undo``."""
+        if self.history.can_redo():
+            self._show(self.history.redo(self.session))
+
     def copy_image(self) -> None:
         """Put the face on screen on the clipboard, at the generator's resolution."""
         if self.canvas.image is None:
@@ -222,11 +252,16 @@ class MainWindow(QMainWindow):
         column.addWidget(_group("Morph", self.morph))
 
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        for action in (self.open_action, self.copy_action, self.save_action):
+        for action in (self.undo_action, self.redo_action, None, self.open_action, self.copy_action,
+                       self.save_action):
+            if action is None:
+                buttons.addStretch(1)
+                continue
             button = QPushButton(action.text())
             button.setToolTip(action.toolTip())
+            button.setEnabled(action.isEnabled())
             button.clicked.connect(action.trigger)
+            action.enabledChanged.connect(button.setEnabled)
             buttons.addWidget(button)
         face = QVBoxLayout()
         face.setSpacing(8)
@@ -262,7 +297,8 @@ class MainWindow(QMainWindow):
         being shown: the controls then follow the session, not the other way round)."""
         if self._showing:
             return
-        self.session = replace(self.session, **changes)
+        before, self.session = self.session, replace(self.session, **changes)
+        self._recorded(before)
         self.last_request = self.worker.submit_render(self.session)
 
     def _style_reference(self, session: Session) -> Keyframe | None:
@@ -292,14 +328,13 @@ class MainWindow(QMainWindow):
         if slot.startswith(MIDDLE):
             self._add_keyframe(float(slot[len(MIDDLE):]), Keyframe.from_photo(photo.path, photo.ws))
             return
-        self.photos[slot] = photo
-        self.morph.set_photo(slot, photo.path.name, np.asarray(photo.aligned), photo.face, photo.num_faces)
         faces = ""
         if photo.num_faces > 1:
             which = "the largest" if photo.face == 0 else f"face {photo.face + 1} by size"
             faces = f" ({photo.num_faces} faces found; used {which}; ⇆ picks another)"
         self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
-        self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
+        self._put_in_slot(slot, SlotView(Keyframe.from_photo(photo.path, photo.ws), photo, photo.path.name,
+                                         np.asarray(photo.aligned)))
 
     def _cancel_refine(self, slot: str) -> None:
         """Called here, not connected to the worker: its own thread is busy with the refinement."""
@@ -317,16 +352,30 @@ class MainWindow(QMainWindow):
             if not self.status.is_error():
                 self.status.show_info(f"Refining {original.path.name} stopped; {slot} is as it was")
             return
-        self.photos[slot] = photo
-        self.morph.set_photo(slot, f"{photo.path.name} (refined)", np.asarray(photo.aligned), photo.face,
-                             photo.num_faces)
         self.status.show_info(f"{photo.path.name} refined ({self.refine_steps} steps of projection)")
-        self._set_keyframe(slot, Keyframe.from_photo(photo.path, photo.ws))
+        self._put_in_slot(slot, SlotView(Keyframe.from_photo(photo.path, photo.ws), photo,
+                                         f"{photo.path.name} (refined)", np.asarray(photo.aligned)))
 
     def _clear_photo(self, slot: str) -> None:
-        self.photos.pop(slot, None)
-        self.morph.clear_photo(slot)
+        self._show_slot(slot, None)
         self._set_keyframe(slot, None)
+
+    def _put_in_slot(self, slot: str, view: SlotView) -> None:
+        self._views.append(view)
+        self._show_slot(slot, view)
+        self._set_keyframe(slot, view.key)
+
+    def _show_slot(self, slot: str, view: SlotView | None) -> None:
+        """Show ``view`` in photo slot ``slot`` (None: empty), its photo in ``photos``."""
+        if view is None or view.photo is None:
+            self.photos.pop(slot, None)
+        else:
+            self.photos[slot] = view.photo
+        if view is None:
+            self.morph.clear_photo(slot)
+            return
+        face, num_faces = (0, 1) if view.photo is None else (view.photo.face, view.photo.num_faces)
+        self.morph.set_photo(slot, view.caption, view.thumbnail, face, num_faces, refinable=view.photo is not None)
 
     def _set_keyframe(self, slot: str, key: Keyframe | None) -> None:
         self._set_session(self.session.with_keyframe(SLOT_INDEX[slot], key))
@@ -348,25 +397,22 @@ class MainWindow(QMainWindow):
     def _set_session(self, session: Session) -> None:
         """Replace the session after a keyframe change (the style reference follows its photo):
         timeline markers, then the render."""
-        self.session = replace(session, style=self._style_reference(session))
+        before, self.session = self.session, replace(session, style=self._style_reference(session))
+        self._recorded(before)
         self.morph.set_middle_keyframes(session.times[1:-1])
         self.last_request = self.worker.submit_render(self.session)
 
-    def _refusing_to_open(self) -> bool:
-        if self._refining:
-            self.status.show_error("A photo is being refined: wait for it or cancel it, then open")
-        return bool(self._refining)
+    def _recorded(self, before: Session) -> None:
+        """Note the change from ``before`` to ``session`` in ``history``."""
+        self.history.record(before, self.session)
+        self._update_undo()
 
-    def _opened(self, path: str, session: Session, thumbnails: dict[str, np.ndarray]) -> None:
-        if self._refusing_to_open():            # a refinement began while the file was read
-            return
-        self.photos.clear()
+    def _show(self, session: Session) -> None:
+        """Make ``session`` the document: slots A and B (from the keyframes they have shown),
+        every control, then the render. Records nothing."""
         for slot, index in SLOT_INDEX.items():
             key = session.keyframes[index]
-            if key is None:
-                self.morph.clear_photo(slot)
-            else:
-                self.morph.set_photo(slot, key.label, thumbnails[slot], refinable=False)
+            self._show_slot(slot, None if key is None else next(v for v in reversed(self._views) if v.key is key))
         style = session.style
         source = ("off" if style is None else "seed" if style.seed is not None else
                   next((slot for slot, index in SLOT_INDEX.items() if session.keyframes[index] == style), "off"))
@@ -383,7 +429,26 @@ class MainWindow(QMainWindow):
         finally:
             self._showing = False
         self.session = session
+        self._update_undo()
         self.last_request = self.worker.submit_render(session)
+
+    def _update_undo(self) -> None:
+        self.undo_action.setEnabled(self.history.can_undo())
+        self.redo_action.setEnabled(self.history.can_redo())
+
+    def _refusing_to_open(self) -> bool:
+        if self._refining:
+            self.status.show_error("A photo is being refined: wait for it or cancel it, then open")
+        return bool(self._refining)
+
+    def _opened(self, path: str, session: Session, thumbnails: dict[str, np.ndarray]) -> None:
+        if self._refusing_to_open():            # a refinement began while the file was read
+            return
+        self._views += [SlotView(key, None, key.label, thumbnails[slot])
+                        for slot, key in (("A", session.key_a), ("B", session.key_b)) if key is not None]
+        before = self.session
+        self._show(session)
+        self._recorded(before)
         self.status.show_info(f"Opened {Path(path).name}")
 
     def _choose_session(self) -> None:
