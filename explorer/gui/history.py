@@ -60,10 +60,7 @@ class UndoHistory:
         Raises:
             IndexError: nothing to undo.
         """
-        previous = self._undo.pop()
-        self._redo.append(current)
-        self._last = ""
-        return replace(previous, morph_t=current.morph_t)
+        return self._step(self._undo, self._redo, current)
 
     def redo(self, current: Session) -> Session:
         """The session the newest undo went back from, at ``current``'s playhead.
@@ -71,7 +68,11 @@ class UndoHistory:
         Raises:
             IndexError: nothing to redo.
         """
-        following = self._redo.pop()
-        self._undo.append(current)
+        return self._step(self._redo, self._undo, current)
+
+    def _step(self, source: list[Session], target: list[Session], current: Session) -> Session:
+        """Take the newest session off ``source``, keeping ``current`` on ``target`` to return to."""
+        session = source.pop()
+        target.append(current)
         self._last = ""
-        return replace(following, morph_t=current.morph_t)
+        return replace(session, morph_t=current.morph_t)
