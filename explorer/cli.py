@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the photos (300 takes about 15 s a photo at 64² on a 2-core CPU)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
+    p.add_argument("--size", type=int, metavar="PX",
+                   help="frame side in px, resized from the generator's with Lanczos (default: as generated)")
     p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "
                                                       "(mean LPIPS/dt² of consecutive frames, and the largest step over it)")
     _weights_args(p)

@@ -102,13 +102,15 @@ def cmd_edit(args) -> int:
 
 
 def cmd_morph(args) -> int:
-    from explorer.export import export_frames, morph_frames, morph_sidecar
+    from explorer.export import check_size, export_frames, morph_frames, morph_sidecar
     from explorer.metrics import ppl
     from explorer.metrics.lpips import load_lpips
     from explorer.morph import evenly_spaced
     from explorer.session import Session
     bundle = _bundle(args)
     lpips = load_lpips(ppl.NET, bundle.device) if args.ppl else None   # missing weights fail before any work
+    if args.size is not None:
+        check_size(args.size)
     specs = [args.first, *args.rest]
     if args.times is not None and len(args.times) != len(specs):
         raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
@@ -116,8 +118,8 @@ def cmd_morph(args) -> int:
                       times=args.times or evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     times = session.frame_times(bundle, args.frames)
-    out = export_frames(morph_frames(bundle, session, times), args.out, fps=args.fps,
-                        sidecar=morph_sidecar(bundle, session, times, args.fps))
+    out = export_frames(morph_frames(bundle, session, times, size=args.size), args.out, fps=args.fps,
+                        sidecar=morph_sidecar(bundle, session, times, args.fps, args.size))
     print(f"wrote {args.frames} frames to {out}")
     if args.ppl:
         print(json.dumps(ppl.morph_ppl(bundle.generator, lpips, session.morph_ws(bundle, times))), flush=True)

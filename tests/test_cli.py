@@ -4,6 +4,7 @@ import io
 import json
 import zipfile
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
@@ -120,9 +121,14 @@ def test_morph_seeds_to_png_folder_and_photos_to_gif(capsys, tmp_path, weights_d
     assert sorted(p.name for p in (tmp_path / "frames").glob("*.png")) == [f"frame{i:04d}.png" for i in range(5)]
     assert json.loads((tmp_path / "frames" / "morph.json").read_text())["num_frames"] == 5
     a, b = (shared_data / "portraits" / n for n in ("astronaut.png", "grace_hopper.jpg"))
-    code, _, err = run(capsys, "morph", a, b, "--frames", 4, "--weights", weights_dir, "--out", tmp_path / "m.gif")
+    code, _, err = run(capsys, "morph", a, b, "--frames", 4, "--size", 200, "--weights", weights_dir,
+                       "--out", tmp_path / "m.gif")
     assert code == 0, err
-    assert (tmp_path / "m.gif").stat().st_size > 0 and (tmp_path / "m.json").is_file()
+    assert iio.imread(tmp_path / "m.gif", index=None).shape == (4, 200, 200, 3)
+    assert json.loads((tmp_path / "m.json").read_text())["size"] == 200
+    code, _, err = run(capsys, "morph", a, b, "--size", 9000, "--weights", weights_dir, "--out", tmp_path / "x.gif")
+    assert code == 1 and err.strip() == "error: frame size 9000 px is outside 16 … 4096 px"
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.json").exists()
 
 
 def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir, shared_data):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from explorer.errors import UserError
-from explorer.export import export_frames, save_still
+from explorer.export import export_frames, resized, save_still
 
 SIDECAR = {"session": {"seed": 3}, "fps": 10}
 
@@ -97,3 +97,15 @@ def test_still(frames, tmp_path):
     with pytest.raises(UserError, match=r"face.jpg: a still is saved as \.png"):
         save_still(frames[0], tmp_path / "face.jpg", sidecar=SIDECAR)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.json", "face.png"]
+
+
+def test_resized_keeps_the_picture_and_refuses_silly_sizes(frames):
+    face = np.zeros((32, 32, 3), np.uint8)
+    face[8:24, 8:24] = 200
+    big = resized(face, 128)
+    assert big.shape == (128, 128, 3) and big.dtype == np.uint8
+    assert big[64, 64, 0] == 200 and big[4, 4, 0] == 0                # the square where it was, 4× as large
+    assert resized(frames[0], 32) is frames[0]
+    for size in (8, 5000):
+        with pytest.raises(UserError, match=f"frame size {size} px is outside 16 … 4096 px"):
+            resized(face, size)

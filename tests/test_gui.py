@@ -471,11 +471,16 @@ def test_export_dialog(qtbot, window, tmp_path):
     dialog = ExportDialog(window.worker, session, tmp_path, window)
     qtbot.addWidget(dialog)
     dialog.frames.setValue(3)
+    resolution = window.bundle.resolution
+    assert dialog.size.currentData() == 4 * resolution                # bigger than generated, by default
+    assert [dialog.size.itemText(i) for i in range(2)] == [f"{resolution} px (as generated)", f"{2 * resolution} px"]
+    dialog.size.setCurrentIndex(1)
     dialog.kind.setCurrentText("GIF animation")
     assert dialog.path.text() == str(tmp_path / "morph.gif")
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.message.text().startswith("Saved"), timeout=TIMEOUT)
-    assert iio.imread(tmp_path / "morph.gif", index=None).shape[0] == 3
+    assert iio.imread(tmp_path / "morph.gif", index=None).shape == (3, 2 * resolution, 2 * resolution, 3)
+    assert json.loads((tmp_path / "morph.json").read_text())["size"] == 2 * resolution
     assert dialog.path.text() == str(tmp_path / "morph-2.gif")
 
     dialog.path.setText(str(tmp_path / "morph.gif"))

@@ -1,4 +1,4 @@
-""""Export frames…": frame count, fps, format and destination; runs on the worker with progress."""
+""""Export frames…": frame count, fps, size, pace, format and destination; runs on the worker with progress."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from explorer.worker import InferenceWorker
 
 KINDS = {"MP4 video": ".mp4", "GIF animation": ".gif", "PNG folder": ""}
 PACE_NAMES = {"perceptual": "Even change", "time": "Even time"}
+SIZE_FACTORS = (1, 2, 4, 8)      # frame sizes offered, in multiples of the generator's resolution
+DEFAULT_SIZE_FACTOR = 4
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:
@@ -55,6 +57,13 @@ class ExportDialog(QDialog):
         self.fps = QSpinBox(minimum=1, maximum=60, value=30, suffix=" fps")
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
+        resolution = worker.bundle.resolution
+        self.size = QComboBox(toolTip="Frame size. Larger sizes are resized from the generator's with Lanczos: "
+                                      "easier to watch and edit, but no new detail")
+        for factor in SIZE_FACTORS:
+            self.size.addItem(f"{resolution * factor} px" + (" (as generated)" if factor == 1 else ""),
+                              resolution * factor)
+        self.size.setCurrentIndex(SIZE_FACTORS.index(DEFAULT_SIZE_FACTOR))
         self.pace = QComboBox(toolTip="Even change: frames spaced so each differs from the next by about as much "
                                       "(no jumps where the face changes fast). Even time: frames at equal steps "
                                       "of the timeline, as the morph slider scrubs.")
@@ -81,6 +90,7 @@ class ExportDialog(QDialog):
         self.form.addRow("Frames", self.frames)
         self.form.addRow("Speed", self.fps)
         self.form.addRow("Pace", self.pace)
+        self.form.addRow("Size", self.size)
         self.form.addRow("Format", self.kind)
         self.form.addRow("Save to", destination)
         layout = QVBoxLayout(self)
@@ -89,7 +99,8 @@ class ExportDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self._form_widgets = (self.frames, self.fps, self.pace, self.kind, self.path, browse, self.export_button)
+        self._form_widgets = (self.frames, self.fps, self.size, self.pace, self.kind, self.path, browse,
+                              self.export_button)
         worker.progress.connect(self._progress)
         worker.exported.connect(self._exported)
         worker.failed.connect(self._failed)
@@ -116,7 +127,8 @@ class ExportDialog(QDialog):
         self.progress.setValue(0)
         self.progress.show()
         session = replace(self._session, pace=self.pace.currentData())
-        self._worker.submit_export(session, self.frames.value(), str(Path(text).expanduser()), self.fps.value())
+        self._worker.submit_export(session, self.frames.value(), str(Path(text).expanduser()), self.fps.value(),
+                                   self.size.currentData())
 
     def _progress(self, done: int, total: int) -> None:
         if self._running:

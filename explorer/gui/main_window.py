@@ -220,10 +220,11 @@ class MainWindow(QMainWindow):
         side = self.canvas.image.shape[0]
         self.status.show_info(f"Copied the face ({side}×{side} px) to the clipboard")
 
-    def export_frames(self, path: str, num_frames: int, fps: int) -> None:
-        """Export the morph as ``num_frames`` frames to ``path`` (folder, .gif or .mp4) on the worker."""
+    def export_frames(self, path: str, num_frames: int, fps: int, size: int | None = None) -> None:
+        """Export the morph as ``num_frames`` frames of ``size``² px (default: the generator's) to
+        ``path`` (folder, .gif or .mp4) on the worker."""
         self.status.show_info(f"Exporting to {path}…")
-        self.worker.submit_export(self.session, num_frames, str(path), fps)
+        self.worker.submit_export(self.session, num_frames, str(path), fps, size)
 
     def closeEvent(self, event) -> None:
         self.worker.stop()
