@@ -294,8 +294,8 @@ class MainWindow(QMainWindow):
             self.save_image(path if path.lower().endswith(".png") else f"{path}.png")
 
     def _edit(self, **changes) -> None:
-        """Replace fields of the session and ask for its render (not while an opened session is
-        being shown: the controls then follow the session, not the other way round)."""
+        """Replace fields of the session and ask for its render (not while ``_show`` sets the
+        controls to a session: they then follow it, not the other way round)."""
         if self._showing:
             return
         before, self.session = self.session, replace(self.session, **changes)
