@@ -21,6 +21,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
+import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -220,15 +221,15 @@ def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float],
     }
 
 
-def still_sidecar(bundle: ModelBundle, session: Session) -> dict:
-    """The sidecar of a saved still: software, notice, generator checksum, the W+
-    [num_ws][w_dim] of the face as ``Session.ws`` renders it (at ``morph_t``, style mixing and
-    sliders applied), and the session itself (``Session.from_json`` reads it back)."""
+def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor) -> dict:
+    """The sidecar of a saved still: software, notice, generator checksum, the W+ it was
+    rendered from (``ws`` [1, num_ws, w_dim], ``session.ws(bundle)``: at ``morph_t``, style
+    mixing and sliders applied), and the session itself (``Session.from_json`` reads it back)."""
     return {
         "software": f"{SOFTWARE} {__version__}",
         "notice": SYNTHETIC_NOTICE,
         "generator_sha256": file_sha256(bundle.path / "generator.safetensors"),
-        "ws": session.ws(bundle)[0].cpu().tolist(),
+        "ws": ws[0].cpu().tolist(),
         "session": asdict(session),
     }
 

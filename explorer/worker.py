@@ -208,8 +208,9 @@ class InferenceWorker(QObject):
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))
 
     def _save(self, session: Session, out_path: str) -> None:
-        image = render(self.bundle, session.ws(self.bundle))[0]
-        self.exported.emit(str(save_still(image, Path(out_path), sidecar=still_sidecar(self.bundle, session))))
+        ws = session.ws(self.bundle)
+        sidecar = still_sidecar(self.bundle, session, ws)
+        self.exported.emit(str(save_still(render(self.bundle, ws)[0], Path(out_path), sidecar=sidecar)))
 
     def _open(self, path: str) -> None:
         session = read_session(self.bundle, Path(path))

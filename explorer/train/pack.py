@@ -175,15 +175,16 @@ def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
     trained_against = Path(config["generator"]).with_suffix(".safetensors")
     base_generator = file_sha256(base / "generator.safetensors")
     if not trained_against.is_file() or file_sha256(trained_against) != base_generator:
-        raise UserError(f"{encoder_run}: trained against {trained_against}, which is not {base / 'generator.safetensors'}")
+        raise UserError(f"{encoder_run}: trained against {trained_against}, "
+                        f"which is not {base / 'generator.safetensors'}")
     E, G = load_encoder(encoder_run / "encoder"), load_generator(base / "generator")
     if (E.cfg.resolution, E.cfg.num_ws, E.cfg.w_dim) != (G.cfg.resolution, G.num_ws, G.cfg.w_dim):
         raise UserError(f"{encoder_run}: its encoder does not fit {base / 'generator'}'s images and W+")
     models = dict(manifest["models"])
     previous = models.get("encoder")
-    init = config.get("init")
-    started_from_base = (init is not None and previous is not None and Path(init).with_suffix(".safetensors").is_file()
-                         and file_sha256(Path(init).with_suffix(".safetensors")) == file_sha256(base / "encoder.safetensors"))
+    init = None if config.get("init") is None else Path(config["init"]).with_suffix(".safetensors")
+    started_from_base = (previous is not None and init is not None and init.is_file()
+                         and file_sha256(init) == file_sha256(base / "encoder.safetensors"))
     models["encoder"] = {"kind": "W+ encoder (pSp/e4e style)", "date": datetime.date.today().isoformat(),
                          **_training_facts("encoder", encoder_run), **({"init": previous} if started_from_base else {})}
     shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "encoder.*"))
