@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 
 from explorer import worker as worker_module
@@ -464,6 +465,29 @@ def test_undo_and_redo(qtbot, window, bundle, shared_data):
     assert window.session.key_a.ws == window.photos["A"].ws[0].tolist()
     window.seed_panel.set_seed(8)                                     # a change after undoing: nothing to redo
     assert not window.redo_action.isEnabled()
+
+
+def drag_files(kind, widget, *paths: str) -> bool:
+    """Send a drag-enter or drop event carrying ``paths`` (local files, or URLs) to ``widget``;
+    returns whether it was accepted."""
+    mime = QMimeData()
+    mime.setUrls([QUrl(p) if "://" in p else QUrl.fromLocalFile(p) for p in paths])
+    event = kind(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                 Qt.KeyboardModifier.NoModifier)
+    event.ignore()
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_drop_a_photo_on_a_slot(qtbot, window, shared_data):
+    slot = window.morph.slots["B"]
+    photo = str(shared_data / "portraits" / "grace_hopper.jpg")
+    assert not drag_files(QDragEnterEvent, slot, photo, str(shared_data / "portraits" / "astronaut.png"))   # one at a time
+    assert not drag_files(QDragEnterEvent, slot, "https://example.com/face.jpg")
+    assert drag_files(QDragEnterEvent, slot, photo)
+    assert drag_files(QDropEvent, slot, photo)
+    qtbot.waitUntil(lambda: slot.loaded, timeout=TIMEOUT)
+    assert window.session.key_b.label == "grace_hopper.jpg"
 
 
 def test_export_dialog(qtbot, window, tmp_path):

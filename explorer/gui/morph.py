@@ -4,7 +4,7 @@ with any keyframes added in between (photos or seeds), and the morph's timing.""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -33,15 +33,15 @@ PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files
 
 class PhotoSlot(QFrame):
     """One keyframe: thumbnail of the aligned crop, file name, "Load X…", "Refine" and clear.
-    While the photo is refined, the buttons give way to a progress bar and "Cancel", and the
-    photo cannot be replaced or cleared.
+    A photo file dropped on the slot loads as "Load X…" does. While the photo is refined, the
+    buttons give way to a progress bar and "Cancel", and the photo cannot be replaced or cleared.
 
     Attributes:
         loaded: whether a photo is shown.
         refining: whether a refinement runs.
 
     Signals:
-        chosen(path): a photo was picked in the file dialog.
+        chosen(path): a photo was picked in the file dialog or dropped on the slot.
         cleared(): the ✕ was pressed.
         refine_requested(): "Refine" was pressed.
         refine_cancelled(): "Cancel" was pressed during a refinement.
@@ -106,7 +106,18 @@ class PhotoSlot(QFrame):
         layout.addLayout(top)
         layout.addWidget(self.caption, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.actions)
+        self.setAcceptDrops(True)
         self.clear()
+
+    def dragEnterEvent(self, event) -> None:
+        if not self.refining and _dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = _dropped_file(event.mimeData())
+        if not self.refining and path is not None:
+            event.acceptProposedAction()
+            self.chosen.emit(path)
 
     def set_photo(self, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1,
                   refinable: bool = True) -> None:
@@ -294,3 +305,9 @@ class MorphPanel(QWidget):
 
     def _show_t(self) -> None:
         self.t_label.setText(f"t = {self.t():.2f}")
+
+
+def _dropped_file(mime: QMimeData) -> str | None:
+    """The path of the one local file a drag carries, else None."""
+    urls = mime.urls() if mime.hasUrls() else []
+    return urls[0].toLocalFile() if len(urls) == 1 and urls[0].isLocalFile() else None
