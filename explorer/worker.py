@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
@@ -50,6 +51,7 @@ class InferenceWorker(QObject):
         exported(path): an export or a saved still finished.
         opened(path, session, thumbnails): a saved session was read; thumbnails maps "A" / "B"
             to the uint8 [R, R, 3] render of that keyframe, for the keyframes set.
+        seeds_rendered(seeds, images): the faces of a list of seeds, uint8 [N, R, R, 3].
         failed(message): a one-line UserError message from any request.
 
     Attributes:
@@ -63,6 +65,7 @@ class InferenceWorker(QObject):
     progress = Signal(int, int)
     exported = Signal(str)
     opened = Signal(str, object, object)
+    seeds_rendered = Signal(object, object)
     failed = Signal(str)
     _wake = Signal()
 
@@ -129,6 +132,11 @@ class InferenceWorker(QObject):
         """Read the session saved with a still or an export (``export.read_session``) and render
         its end keyframes; answers with ``opened`` or ``failed``."""
         self._queue(self._open, path)
+
+    def submit_seeds(self, seeds: list[int], psi: float) -> None:
+        """Render the faces of ``seeds`` at truncation ``psi`` (no sliders); answers with
+        ``seeds_rendered``."""
+        self._queue(self._seeds, seeds, psi)
 
     def stop(self) -> None:
         """End the thread after the request in progress (an export runs to its end, a
@@ -218,3 +226,7 @@ class InferenceWorker(QObject):
         thumbnails = {slot: render(self.bundle, session.keyframe_ws(self.bundle, key))[0]
                       for slot, key in ends.items() if key is not None}
         self.opened.emit(str(path), session, thumbnails)
+
+    def _seeds(self, seeds: list[int], psi: float) -> None:
+        ws = torch.cat([Session(seed=seed, psi=psi).ws(self.bundle) for seed in seeds])
+        self.seeds_rendered.emit(list(seeds), render(self.bundle, ws))

@@ -19,6 +19,7 @@ from PySide6.QtTest import QTest
 from explorer import worker as worker_module
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
+from explorer.gui.seed_browser import SeedBrowser
 from explorer.gui.timeline import MorphTimeline
 from explorer.photos import refine_photo
 from explorer.session import Keyframe, Session, render
@@ -477,6 +478,28 @@ def drag_files(kind, widget, *paths: str) -> bool:
     event.ignore()
     QApplication.sendEvent(widget, event)
     return event.isAccepted()
+
+
+def test_browse_seeds_and_pick_one(qtbot, window, bundle):
+    window.seed_panel.set_psi(0.5)
+    rendered = []
+    window.worker.seeds_rendered.connect(lambda seeds, images: rendered.append((seeds, images)))
+    window.seed_panel.browse_button.click()
+    browser = window.findChild(SeedBrowser)
+    qtbot.waitUntil(lambda: len(rendered) == 1, timeout=TIMEOUT)
+    assert all(not b.icon().isNull() for b in browser.buttons)
+    assert len(set(browser.seeds)) == 16 and [b.text() for b in browser.buttons] == [str(s) for s in browser.seeds]
+    first = browser.seeds
+    browser.deal()                                                    # "More faces"
+    qtbot.waitUntil(lambda: len(rendered) == 2, timeout=TIMEOUT)
+    seeds, images = rendered[-1]
+    assert seeds == browser.seeds != first
+    assert_close(images[5], expected(bundle, Session(seed=seeds[5], psi=0.5).ws(bundle)))
+    browser.buttons[5].click()
+    assert window.session.seed == seeds[5] and window.seed_panel.seed() == seeds[5]
+    assert_close(wait_current(qtbot, window), images[5])
+    window.undo_action.trigger()                                      # picking a face is a step
+    assert window.session.seed == 0
 
 
 def test_drop_a_photo_on_a_slot(qtbot, window, shared_data):

@@ -30,6 +30,7 @@ from explorer.gui.export_dialog import ExportDialog, free_path
 from explorer.gui.history import UndoHistory
 from explorer.gui.mixing import MixingPanel
 from explorer.gui.morph import MorphPanel
+from explorer.gui.seed_browser import SeedBrowser
 from explorer.gui.seed_panel import SeedPanel
 from explorer.gui.sliders import DirectionSliders
 from explorer.gui.status import StatusBar
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
 
         self.seed_panel.changed.connect(
             lambda: self._edit(seed=self.seed_panel.seed(), psi=self.seed_panel.psi()))
+        self.seed_panel.browse_requested.connect(self.browse_seeds)
         self.mixing.changed.connect(self._mixing_changed)
         self.sliders.changed.connect(lambda: self._edit(sliders=self.sliders.values()))
         self.sliders.rename_requested.connect(self.rename_direction)
@@ -211,6 +213,15 @@ class MainWindow(QMainWindow):
         """Go forward again after ``undo``."""
         if self.history.can_redo():
             self._show(self.history.redo(self.session))
+
+    def browse_seeds(self) -> SeedBrowser:
+        """Open the seed browser (random seeds' faces at the current ψ); a face clicked there
+        becomes the seed. Returns the dialog."""
+        browser = SeedBrowser(self.worker, self.session.psi, self)
+        browser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        browser.seed_chosen.connect(self.seed_panel.set_seed)
+        browser.open()
+        return browser
 
     def copy_image(self) -> None:
         """Put the face on screen on the clipboard, at the generator's resolution."""

@@ -1,4 +1,4 @@
-"""The face to start from: seed (with a "Random" button) and truncation ψ."""
+"""The face to start from: seed (with "Random" and "Browse…" buttons) and truncation ψ."""
 
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ def seed_spin_box(seed: int = 0) -> QDoubleSpinBox:
 
 
 class SeedPanel(QWidget):
-    """Seed spin box (0 .. 2³²−1), "Random", and the ψ slider (0 .. 1.5).
+    """Seed spin box (0 .. 2³²−1), "Random", "Browse…", and the ψ slider (0 .. 1.5).
 
     Signals:
         changed(): the seed or ψ changed.
+        browse_requested(): "Browse…" was pressed.
     """
 
     changed = Signal()
+    browse_requested = Signal()
 
     def __init__(self, seed: int, psi: float, parent: QWidget | None = None):
         super().__init__(parent)
@@ -45,6 +47,9 @@ class SeedPanel(QWidget):
         random_button = QPushButton("Random")
         random_button.setToolTip("Jump to a random seed")
         random_button.clicked.connect(lambda: self.set_seed(random.randint(0, MAX_SEED)))
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setToolTip("Pick a face from a grid of random seeds")
+        self.browse_button.clicked.connect(self.browse_requested)
         self.psi_slider = ValueSlider("Truncation ψ", 0.0, 1.5, 0.01, psi, "{:.2f}")
         self.psi_slider.setToolTip("Lower: closer to the average face, cleaner; higher: more varied")
         self.seed_box.valueChanged.connect(self.changed)
@@ -54,6 +59,7 @@ class SeedPanel(QWidget):
         row.addWidget(QLabel("Seed"))
         row.addWidget(self.seed_box, 1)
         row.addWidget(random_button)
+        row.addWidget(self.browse_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
