@@ -29,7 +29,7 @@ class SeedBrowser(QDialog):
         buttons: one per face, in the same order.
     """
 
-    seed_chosen = Signal(int)
+    seed_chosen = Signal(object)   # an int up to 2³²−1, which a C++ int signal argument cannot carry
 
     def __init__(self, worker: InferenceWorker, psi: float, parent: QWidget | None = None):
         super().__init__(parent)
