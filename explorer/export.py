@@ -246,6 +246,9 @@ def read_session(bundle: ModelBundle, path: Path) -> Session:
     """
     path = Path(path)
     sidecar = path if path.suffix.lower() == ".json" else sidecar_path(path)
+    if path != sidecar and path.exists() and not sidecar.exists():
+        raise UserError(f"{path}: no {sidecar.name} beside it, so not a face or morph the explorer saved "
+                        "(photos load into A or B)")
     data = read_json(sidecar)
     if not isinstance(data.get("session"), dict) or "generator_sha256" not in data:
         raise UserError(f"{sidecar}: not a sidecar of a saved face or morph (no session)")

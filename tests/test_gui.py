@@ -353,7 +353,7 @@ def test_save_and_copy_the_face(qtbot, window, bundle, tmp_path, monkeypatch):
     window.worker.failed.connect(failures.append)
     window.export_folder = tmp_path
     window.save_action.trigger()                                      # what Ctrl+S does
-    qtbot.waitUntil(lambda: bool(done or failures), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: bool(failures) or window.status.message().startswith("Saved"), timeout=TIMEOUT)
     assert asked == [str(tmp_path / f"seed{window.session.seed}.png")]
     out = tmp_path / "out"
     assert not failures and done == [str(out / "mine.png")]           # .png added to a bare name
@@ -367,8 +367,9 @@ def test_save_and_copy_the_face(qtbot, window, bundle, tmp_path, monkeypatch):
     assert_close(expected(bundle, torch.tensor(sidecar["ws"]).unsqueeze(0)), shown)
 
     window.save_image(str(out / "mine.png"))                          # taken: refused, the first one kept
-    qtbot.waitUntil(lambda: bool(failures), timeout=TIMEOUT)
-    assert "mine.png: already exists" in failures[0] and window.status.is_error()
+    # ``failures`` fills on the worker's thread, the status bar on this one: wait for both
+    qtbot.waitUntil(lambda: bool(failures) and window.status.is_error(), timeout=TIMEOUT)
+    assert "mine.png: already exists" in failures[0]
     assert_close(np.asarray(Image.open(out / "mine.png")), shown)
 
     window.copy_action.trigger()
@@ -419,12 +420,13 @@ def test_open_a_saved_face_and_go_on_editing(qtbot, window, bundle, shared_data,
 
     (tmp_path / "other.json").write_text(json.dumps({"session": {}, "generator_sha256": "0" * 64}))
     (tmp_path / "notes.json").write_text(json.dumps({"todo": "smile more"}))
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
     for name, error in [("other.json", "made with another generator"), ("notes.json", "not a sidecar"),
-                        ("gone.png", "gone.json: file not found")]:
+                        ("gone.png", "gone.json: file not found"), ("photo.png", "no photo.json beside it")]:
         before = window.session
         window.open_session(str(tmp_path / name))
-        qtbot.waitUntil(lambda: len(failures) == 1, timeout=TIMEOUT)
-        assert error in failures.pop() and window.status.is_error() and window.session == before
+        qtbot.waitUntil(lambda: len(failures) == 1 and window.status.is_error(), timeout=TIMEOUT)
+        assert error in failures.pop() and window.session == before
 
 
 def test_undo_and_redo(qtbot, window, bundle, shared_data):
