@@ -155,7 +155,9 @@ class ModelBundle:
 
     ``encoder`` is None when the folder has none (photos cannot be loaded then). ``alignment``
     is how photos must be aligned to match the generator's training data (``faces.ALIGNMENTS``;
-    see ``training_alignment``).
+    see ``training_alignment``). ``generator_sha256`` is the hex sha256 of
+    generator.safetensors (what sidecars and directions are tied to; "" for a bundle made in
+    memory).
     """
 
     path: Path
@@ -165,6 +167,7 @@ class ModelBundle:
     directions: list[Direction] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
     alignment: str = "utkface"
+    generator_sha256: str = ""
     _w_covariance: torch.Tensor | None = field(default=None, repr=False)
 
     @property
@@ -236,10 +239,13 @@ def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle
     manifest = verify_manifest(folder) if (folder / MANIFEST).is_file() else {}
     generator = load_generator(folder / "generator").to(dev)
     encoder = load_encoder(folder / "encoder").to(dev) if (folder / "encoder.json").is_file() else None
+    sha256 = (manifest.get("files", {}).get("generator.safetensors", {}).get("sha256")    # checked just now
+              or file_sha256(folder / "generator.safetensors"))
     directions = []
     if (folder / "directions.json").is_file():
-        directions = load_directions(folder / "directions", file_sha256(folder / "generator.safetensors"))
-    return ModelBundle(folder, dev, generator, encoder, directions, manifest, training_alignment(manifest, folder))
+        directions = load_directions(folder / "directions", sha256)
+    return ModelBundle(folder, dev, generator, encoder, directions, manifest, training_alignment(manifest, folder),
+                       sha256)
 
 
 def write_manifest(folder: Path, models: dict, licence: str, evaluation: list[dict] | None = None) -> dict:
