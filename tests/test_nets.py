@@ -9,6 +9,7 @@ from explorer.nets.layers import (
     ModulatedConv2d,
     conv2d_downsample,
     downsample2x,
+    transposed_kernel,
     upsample2x,
     upsample_conv2d,
 )
@@ -65,6 +66,44 @@ def test_modulated_conv_equals_per_sample_grouped_convolution():
     assert torch.allclose(conv(x, w), ref.reshape(3, 6, 5, 5), atol=1e-5)
 
 
+def test_a_frozen_generator_keeps_its_kernels_until_its_weights_change():
+    """The kernels a frozen generator keeps follow load_state_dict, in-place steps and dtype
+    changes, and those made under inference mode serve a later projection's backward pass."""
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(resolution=16, **SMALL, resample="stylegan2")
+    G, other = Generator(cfg).eval().requires_grad_(False), Generator(cfg).eval().requires_grad_(False)
+    ws = torch.randn(1, G.num_ws, 32)
+    with torch.inference_mode():
+        first = G.synthesis(ws, noise_mode="const")
+    G.load_state_dict(other.state_dict())
+    torch.testing.assert_close(G.synthesis(ws, noise_mode="const"), other.synthesis(ws, noise_mode="const"))
+    assert not torch.allclose(G.synthesis(ws, noise_mode="const"), first)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.mul_(0.5)
+    halved = Generator(cfg).eval().requires_grad_(False)
+    halved.load_state_dict({k: v * 0.5 if k in dict(other.named_parameters()) else v
+                            for k, v in other.state_dict().items()})
+    torch.testing.assert_close(G.synthesis(ws, noise_mode="const"), halved.synthesis(ws, noise_mode="const"))
+    assert G.double().synthesis(ws.double(), noise_mode="const").dtype == torch.float64
+    G.float()
+    with torch.inference_mode():
+        G.synthesis(ws, noise_mode="const")
+    ws.requires_grad_(True)
+    G.synthesis(ws, noise_mode="const").square().mean().backward()
+    assert ws.grad is not None and ws.grad.abs().sum() > 0
+
+
+def test_a_trained_generator_gets_gradients_through_its_kernels():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, **SMALL, resample="stylegan2"))
+    G.requires_grad_(False)
+    G.synthesis(torch.randn(1, G.num_ws, 32), noise_mode="const")      # a D step keeps kernels
+    G.requires_grad_(True)
+    G.synthesis(torch.randn(1, G.num_ws, 32), noise_mode="const").square().mean().backward()
+    assert all(block.conv0.conv.weight.grad is not None for block in G.synthesis.blocks if block.conv0 is not None)
+
+
 def test_demodulation_keeps_unit_variance():
     torch.manual_seed(0)
     conv = ModulatedConv2d(64, 64, 3, w_dim=16)
@@ -85,7 +124,7 @@ def test_stylegan2_resampling_equals_interpolation_away_from_the_borders():
     operator as resampling around a full-resolution convolution; only the border rows differ."""
     torch.manual_seed(0)
     x, weight = torch.randn(2, 8, 8, 8), torch.randn(5, 8, 3, 3)
-    up = upsample_conv2d(x, weight)
+    up = upsample_conv2d(x, transposed_kernel(weight))
     assert up.shape == (2, 5, 16, 16)
     torch.testing.assert_close(up[..., 2:-2, 2:-2], F.conv2d(upsample2x(x), weight, padding=1)[..., 2:-2, 2:-2])
     down = conv2d_downsample(x, weight)

@@ -77,15 +77,22 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
 RESAMPLE_MODES = ("stylegan2", "interpolate")
 
 
-def upsample_conv2d(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def transposed_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """A convolution's kernel [O, C, k, k] as the transposed convolution computing the same
+    correlation takes it: flipped and with its channel axes swapped, [C, O, k, k]."""
+    return weight.flip(2, 3).transpose(0, 1)
+
+
+def upsample_conv2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """A 3×3 convolution of the 2× upsampled image, StyleGAN2's way: a stride-2 transposed
     convolution (the convolution on the zero-inserted grid) followed by the [1, 3, 3, 1] filter.
-    Equal to ``conv2d(upsample2x(x), weight, padding=1)`` away from the borders (zero-padded
-    here, edge-clamped there) at a quarter of the multiply-adds.
+    With ``kernel = transposed_kernel(weight)``, equal to ``conv2d(upsample2x(x), weight,
+    padding=1)`` away from the borders (zero-padded here, edge-clamped there) at a quarter of
+    the multiply-adds.
 
-    Shapes: x [N, C, H, W], weight [O, C, 3, 3] → [N, O, 2H, 2W].
+    Shapes: x [N, C, H, W], kernel [C, O, 3, 3] → [N, O, 2H, 2W].
     """
-    x = F.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), stride=2, padding=1, output_padding=1)
+    x = F.conv_transpose2d(x, kernel, stride=2, padding=1, output_padding=1)
     return F.conv2d(F.pad(x, [2, 1, 2, 1]), _fir_kernel(x.shape[1], x.device, x.dtype) * 4, groups=x.shape[1])
 
 
@@ -168,6 +175,7 @@ class ModulatedConv2d(nn.Module):
         self.demodulate = demodulate
         self.up = up
         self.resample = resample
+        self._frozen_kernel: tuple | None = None   # (weight's data, its version, kernel, Σ_k w²)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x, dcoefs = self.modulated_conv(x, w)
@@ -178,18 +186,46 @@ class ModulatedConv2d(nn.Module):
         d [N, out] it still has to be multiplied by (``SynthesisLayer`` fuses that multiply
         with its bias and activation gain)."""
         styles = self.affine(w)                                  # [N, in]
-        weight = self.weight * self.weight_gain                  # [out, in, k, k]
+        kernel, weight_sq = self.kernel()
         x = x * styles[:, :, None, None]
         if self.up and self.resample == "stylegan2":
-            x = upsample_conv2d(x, weight)                       # [N, out, 2H, 2W]
+            x = upsample_conv2d(x, kernel)                       # [N, out, 2H, 2W]
         elif self.up:
-            x = F.conv2d(upsample2x(x), weight, padding=self.padding)
+            x = F.conv2d(upsample2x(x), kernel, padding=self.padding)
         else:
-            x = F.conv2d(x, weight, padding=self.padding)        # [N, out, H, W]
+            x = F.conv2d(x, kernel, padding=self.padding)        # [N, out, H, W]
         if not self.demodulate:
             return x, None
         # d_j = 1 / sqrt(sum_{i,k} (s_i w_ijk)^2): [N, out]
-        return x, (weight.square().sum(dim=(2, 3)) @ styles.square().T).T.add(1e-8).rsqrt()
+        return x, (weight_sq @ styles.square().T).T.add(1e-8).rsqrt()
+
+    def kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scaled weight as the convolution takes it ([out, in, k, k]; for "stylegan2"
+        upsampling ``transposed_kernel``'s [in, out, k, k]) and its squares summed over the
+        taps, Σ_k w² [out, in] (for demodulation).
+
+        A frozen weight (requires_grad False: rendering, projection, the EMA generator, a
+        generator the encoder trains against) has both computed once, and again only when the
+        weight changes in place (``load_state_dict``, an EMA or optimizer step) or is replaced
+        (``.to()``): at 128² on the CPU that is a fifth of a projection step. They are computed
+        outside inference mode, so a render under ``torch.inference_mode`` leaves tensors that
+        a later projection's backward pass can use.
+        """
+        weight = self.weight
+        cached = self._frozen_kernel
+        if not weight.requires_grad and cached is not None:
+            source, version, kernel, weight_sq = cached
+            if (source.data_ptr(), source.device, source.dtype, version) == (
+                    weight.data_ptr(), weight.device, weight.dtype, weight._version):
+                return kernel, weight_sq
+        with torch.inference_mode(False):
+            scaled = weight * self.weight_gain                   # [out, in, k, k]
+            kernel = transposed_kernel(scaled) if self.up and self.resample == "stylegan2" else scaled
+            weight_sq = scaled.square().sum(dim=(2, 3))          # [out, in]
+            if not weight.requires_grad:
+                kernel = kernel.contiguous()
+                self._frozen_kernel = (weight.detach(), weight._version, kernel, weight_sq)
+        return kernel, weight_sq
 
 
 class NoiseInjection(nn.Module):
