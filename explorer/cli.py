@@ -165,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the photos (300 takes about 15 s a photo at 64² on a 2-core CPU)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
-    p.add_argument("--size", type=int, metavar="PX",
-                   help="frame side in px, resized from the generator's with Lanczos (default: as generated)")
+    p.add_argument("--size", type=int, metavar="PX", help="frame side in px (default: as generated)")
+    p.add_argument("--upscale", choices=["superres", "lanczos"],
+                   help="how frames larger than the generator's are made: superres, the learned 2× face "
+                        "super-resolution (then Lanczos; the default when the weights have it), or lanczos alone")
     p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "
                                                       "(mean LPIPS/dt² of consecutive frames, and the largest step over it)")
     _weights_args(p)
@@ -228,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(c)
     c.add_argument("--channel-base", type=int)
     c.add_argument("--channel-max", type=int)
+    s = tsub.add_parser("superres", help="2× face super-resolution for exports, on faces at twice the generator's "
+                                         "size (e.g. a 128² dataset for the 64² generator)")
+    _train_args(s)
+    s.add_argument("--crop", type=int, help="side of the low-resolution training crops in px (default 32)")
+    s.add_argument("--blur", type=float, metavar="SIGMA",
+                   help="largest Gaussian blur σ (input px) on training inputs, which teaches it to sharpen the "
+                        "generator's soft faces (default 0.8)")
 
     p = sub.add_parser("directions", help="semantic directions in W")
     dsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -272,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(e.g. one trained with `explorer train encoder --init`)")
     w.add_argument("--base", type=Path, required=True, help="weights folder to copy, e.g. weights")
     w.add_argument("--encoder", type=Path, required=True, help="run folder of `explorer train encoder`")
+    w.add_argument("--out", type=Path, required=True, help="a new folder")
+    w = wsub.add_parser("add-superres", help="a copy of a weights folder with a face super-resolution run's network "
+                                             "(`explorer train superres`), which enlarges exports")
+    w.add_argument("--base", type=Path, required=True, help="weights folder to copy, e.g. weights")
+    w.add_argument("--superres", type=Path, required=True, help="run folder of `explorer train superres`")
     w.add_argument("--out", type=Path, required=True, help="a new folder")
     w = wsub.add_parser("snapshot", help="a GAN run's G, D and G_ema in float16, to continue training elsewhere "
                                          "(`explorer train gan --init DIR`)")

@@ -102,7 +102,7 @@ def cmd_edit(args) -> int:
 
 
 def cmd_morph(args) -> int:
-    from explorer.export import check_size, export_frames, morph_frames, morph_sidecar
+    from explorer.export import check_size, export_frames, morph_frames, morph_sidecar, upscale_method
     from explorer.metrics import ppl
     from explorer.metrics.lpips import load_lpips
     from explorer.morph import evenly_spaced
@@ -111,6 +111,7 @@ def cmd_morph(args) -> int:
     lpips = load_lpips(ppl.NET, bundle.device) if args.ppl else None   # missing weights fail before any work
     if args.size is not None:
         check_size(args.size)
+    upscale = upscale_method(bundle, args.upscale)
     specs = [args.first, *args.rest]
     if args.times is not None and len(args.times) != len(specs):
         raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
@@ -118,8 +119,8 @@ def cmd_morph(args) -> int:
                       times=args.times or evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     times = session.frame_times(bundle, args.frames)
-    out = export_frames(morph_frames(bundle, session, times, size=args.size), args.out, fps=args.fps,
-                        sidecar=morph_sidecar(bundle, session, times, args.fps, args.size))
+    out = export_frames(morph_frames(bundle, session, times, size=args.size, upscale=upscale), args.out,
+                        fps=args.fps, sidecar=morph_sidecar(bundle, session, times, args.fps, args.size, upscale))
     print(f"wrote {args.frames} frames to {out}")
     if args.ppl:
         print(json.dumps(ppl.morph_ppl(bundle.generator, lpips, session.morph_ws(bundle, times))), flush=True)
@@ -215,10 +216,26 @@ def _train_classifier(args, tmp: Path, device: str) -> None:
     train_classifier(cfg, args.outdir, resume=args.resume, device=device)
 
 
+def _train_superres(args, tmp: Path, device: str) -> None:
+    from explorer.train.superres import SuperResTrainConfig, train_superres
+    if args.dry_run:
+        from explorer.data.dataset import make_synthetic_dataset
+        data = str(make_synthetic_dataset(tmp / "synthetic.zip", 64, 32))
+        cfg = _config(SuperResTrainConfig, args, {"data": data},
+                      {"kimg": 0.064, "crop": 16, "channels": 8, "blocks": 1, "batch": 8, **DRY_RUN_LOG})
+    elif args.data is None:
+        raise UserError("train superres: --data DATASET.zip is required (faces at twice the generator's size; "
+                        "or --dry-run)")
+    else:
+        cfg = _config(SuperResTrainConfig, args, {"data": str(args.data)})
+    train_superres(cfg, args.outdir, resume=args.resume, device=device)
+
+
 def cmd_train(args) -> int:
     from explorer.weights import pick_device
     device = str(pick_device(args.device))
-    trainers = {"gan": _train_gan, "encoder": _train_encoder, "classifier": _train_classifier}
+    trainers = {"gan": _train_gan, "encoder": _train_encoder, "classifier": _train_classifier,
+                "superres": _train_superres}
     with tempfile.TemporaryDirectory() as tmp:
         trainers[args.kind](args, Path(tmp), device)
     print(f"run written to {args.outdir}")
@@ -327,6 +344,12 @@ def cmd_weights(args) -> int:
         from explorer.train.pack import replace_encoder
         manifest = replace_encoder(args.base, args.encoder, args.out)
         print(f"wrote {args.out} with {args.encoder}'s encoder ({manifest['models']['encoder']['kimg']:g} kimg)")
+        return 0
+    if args.action == "add-superres":
+        from explorer.train.pack import add_superres
+        manifest = add_superres(args.base, args.superres, args.out)
+        held_out = manifest["models"]["superres"]["held_out"].get("superres", {})
+        print(f"wrote {args.out} with {args.superres}'s face super-resolution (held-out LPIPS {held_out.get('lpips')})")
         return 0
     from explorer.train.pack import pack_weights
     manifest = pack_weights(args.gan, args.encoder, args.out, tuple(args.classifier))

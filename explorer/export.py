@@ -27,9 +27,10 @@ from PIL.PngImagePlugin import PngInfo
 
 from explorer import __version__
 from explorer.errors import UserError
+from explorer.images import to_uint8
 from explorer.netio import read_json, write_json
 from explorer.nets.stylegan import layer_groups
-from explorer.session import Keyframe, Session, render
+from explorer.session import RENDER_NOISE_MODE, Keyframe, Session, render
 from explorer.weights import ModelBundle
 
 SOFTWARE = "face latent-space explorer"
@@ -38,6 +39,7 @@ FOLDER_SIDECAR = "morph.json"
 VIDEO_SUFFIXES = (".gif", ".mp4")
 MORPH_BATCH = 8  # frames rendered per generator call
 MAX_SIZE = 4096  # px, the largest frame side an export is resized to
+UPSCALE_METHODS = ("superres", "lanczos")  # how exports larger than the generator's images are made
 
 
 def sidecar_path(out: Path) -> Path:
@@ -156,6 +158,43 @@ def check_size(size: int) -> int:
     return size
 
 
+def upscale_method(bundle: ModelBundle, requested: str | None = None) -> str:
+    """How exports larger than the generator's images are made (``UPSCALE_METHODS``):
+    ``requested``, or by default "superres" when the bundle has a face super-resolution network
+    and "lanczos" otherwise.
+
+    Raises:
+        UserError: an unknown method, or "superres" with weights that have no such network.
+    """
+    if requested is None:
+        return "superres" if bundle.superres is not None else "lanczos"
+    if requested not in UPSCALE_METHODS:
+        raise UserError(f"unknown upscaling {requested!r}; known: {', '.join(UPSCALE_METHODS)}")
+    if requested == "superres" and bundle.superres is None:
+        raise UserError(f"{bundle.path}: these weights have no face super-resolution network (superres.json); "
+                        f"use lanczos, or add one with `explorer weights add-superres`")
+    return requested
+
+
+def render_at(bundle: ModelBundle, ws: torch.Tensor, size: int | None = None, upscale: str = "lanczos") -> np.ndarray:
+    """Synthesize W+ [N, num_ws, w_dim] → uint8 [N, size, size, 3] (default size: the
+    generator's R). Larger sizes are made with ``upscale`` (``UPSCALE_METHODS``): "superres"
+    enlarges to 2R with the bundle's face super-resolution network first (new detail, learned
+    from real faces), then resizes with Lanczos; "lanczos" resizes the R² images alone.
+
+    Raises:
+        UserError: ``size`` outside 16 … ``MAX_SIZE`` px, or "superres" without the network.
+    """
+    if size is None or size <= bundle.resolution or upscale == "lanczos":
+        return np.stack([resized(frame, size) if size else frame for frame in render(bundle, ws)])
+    check_size(size)
+    upscale_method(bundle, upscale)
+    with torch.inference_mode():
+        images = bundle.generator.synthesis(ws.to(bundle.device), noise_mode=RENDER_NOISE_MODE)   # [N, 3, R, R]
+        images = bundle.superres(images)                                                       # [N, 3, 2R, 2R]
+    return np.stack([resized(frame, size) for frame in to_uint8(images)])
+
+
 def resized(image: np.ndarray, size: int) -> np.ndarray:
     """uint8 [H, W, 3] → [size, size, 3] by Lanczos resampling (Pillow): a bigger picture, no new
     detail; returned as it is when already that size.
@@ -169,29 +208,32 @@ def resized(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def morph_frames(bundle: ModelBundle, session: Session, times: Sequence[float],
-                 on_frame: Callable[[int], None] | None = None, size: int | None = None) -> Iterator[np.ndarray]:
+                 on_frame: Callable[[int], None] | None = None, size: int | None = None,
+                 upscale: str = "lanczos") -> Iterator[np.ndarray]:
     """Render the session's morph through its keyframes at ``times`` (``Session.frame_times``)
-    as uint8 [size, size, 3] frames (``Session.morph_ws``; ``resized`` from the generator's R,
-    the default size), in batches of ``MORPH_BATCH``; ``on_frame(done)`` is called after each
-    frame is consumed.
+    as uint8 [size, size, 3] frames (``Session.morph_ws``; ``render_at`` with ``upscale`` from
+    the generator's R, the default size), in batches of ``MORPH_BATCH``; ``on_frame(done)`` is
+    called after each frame is consumed.
 
     Raises:
-        UserError: ``size`` outside 16 … ``MAX_SIZE`` px (when the first frame is asked for).
+        UserError: ``size`` outside 16 … ``MAX_SIZE`` px, or "superres" without the network
+            (when the first frame is asked for).
     """
     ws = session.morph_ws(bundle, times)
     done = 0
     for batch in ws.split(MORPH_BATCH):
-        for frame in render(bundle, batch):
-            yield frame if size is None else resized(frame, size)
+        for frame in render_at(bundle, batch, size, upscale):
+            yield frame
             done += 1
             if on_frame is not None:
                 on_frame(done)
 
 
 def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float], fps: int,
-                  size: int | None = None) -> dict:
+                  size: int | None = None, upscale: str = "lanczos") -> dict:
     """The sidecar of a morph export, enough to regenerate the frames: software, generator
-    checksum, frame count, fps and frame size in px (default: the generator's), the timing
+    checksum, frame count, fps, frame size in px (default: the generator's) and, when larger,
+    how it was upscaled (with the super-resolution network's sha256), the timing
     (easing, per-group windows, the W+ layers of each group, the pace and every frame's morph
     time), every keyframe with its time and W+ [num_ws][w_dim] before sliders (a seed's: mapped
     and truncated), the session itself (``Session.from_json`` reads it back) and the W+ of the
@@ -207,6 +249,7 @@ def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float],
         "num_frames": len(times),
         "fps": fps,
         "size": size or bundle.resolution,
+        **_upscale_facts(bundle, size, upscale),
         "interpolation": "per segment between neighbouring keyframes: lerp in W+, or slerp in z "
                          "(mapped, truncated by psi) between two seeds",
         "easing": session.easing,
@@ -219,6 +262,17 @@ def morph_sidecar(bundle: ModelBundle, session: Session, times: Sequence[float],
         "ws_start": session.ws(bundle, 0.0)[0].cpu().tolist(),
         "ws_end": session.ws(bundle, 1.0)[0].cpu().tolist(),
     }
+
+
+def _upscale_facts(bundle: ModelBundle, size: int | None, upscale: str) -> dict:
+    """How frames of ``size`` px were enlarged: nothing when they were not; else the method, and for
+    "superres" the sha256 of superres.safetensors as the manifest lists it ("" when it lists none)."""
+    if not size or size <= bundle.resolution:
+        return {}
+    if upscale != "superres":
+        return {"upscale": upscale}
+    return {"upscale": upscale,
+            "superres_sha256": bundle.manifest.get("files", {}).get("superres.safetensors", {}).get("sha256", "")}
 
 
 def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor) -> dict:

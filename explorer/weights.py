@@ -45,6 +45,7 @@ from explorer.nets.classifier import AttributeClassifier, ClassifierConfig
 from explorer.nets.dcgan import DCGANConfig, DCGANGenerator
 from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator, GeneratorConfig
+from explorer.nets.superres import FaceSuperResolution, SuperResolutionConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
@@ -139,6 +140,16 @@ def load_encoder(stem: Path) -> Encoder:
     return _load_network(stem, "encoder", lambda cfg: Encoder(EncoderConfig(**{**LEGACY_RESAMPLE, **cfg})))
 
 
+def load_superres(stem: Path) -> FaceSuperResolution:
+    """Rebuild a 2× face super-resolution network from ``stem.json`` and ``stem.safetensors``
+    (float32, eval mode, CPU).
+
+    Raises:
+        UserError: missing, broken or mismatched files.
+    """
+    return _load_network(stem, "superres", lambda cfg: FaceSuperResolution(SuperResolutionConfig(**cfg)))
+
+
 def load_classifier(stem: Path) -> AttributeClassifier:
     """Rebuild an attribute classifier from ``stem.json`` and ``stem.safetensors`` (float32,
     eval mode, CPU).
@@ -153,7 +164,8 @@ def load_classifier(stem: Path) -> AttributeClassifier:
 class ModelBundle:
     """The networks the app and the CLI use, on one device.
 
-    ``encoder`` is None when the folder has none (photos cannot be loaded then). ``alignment``
+    ``encoder`` is None when the folder has none (photos cannot be loaded then); so is
+    ``superres`` (exports are then enlarged with Lanczos only). ``alignment``
     is how photos must be aligned to match the generator's training data (``faces.ALIGNMENTS``;
     see ``training_alignment``). ``generator_sha256`` is the hex sha256 of
     generator.safetensors (what sidecars and directions are tied to; "" for a bundle made in
@@ -168,6 +180,7 @@ class ModelBundle:
     manifest: dict = field(default_factory=dict)
     alignment: str = "utkface"
     generator_sha256: str = ""
+    superres: FaceSuperResolution | None = None
     _w_covariance: torch.Tensor | None = field(default=None, repr=False)
 
     @property
@@ -223,14 +236,16 @@ def training_alignment(manifest: dict, folder: Path) -> str:
 
 
 def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle:
-    """Load generator, encoder (if present) and directions (if present) from a weights folder.
+    """Load generator, encoder, directions and face super-resolution (each but the generator if
+    present) from a weights folder.
 
     Args:
         folder: defaults to the repository's weights/.
         device: "auto", "cpu", "cuda" or "mps".
 
     Raises:
-        UserError: missing folder or generator, bad checksums, or mismatched files.
+        UserError: missing folder or generator, bad checksums, mismatched files, or a
+            super-resolution network for another image size than the generator's.
     """
     folder = Path(folder) if folder is not None else DEFAULT_WEIGHTS
     if not (folder / "generator.json").is_file():
@@ -244,8 +259,15 @@ def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle
     directions = []
     if (folder / "directions.json").is_file():
         directions = load_directions(folder / "directions", sha256)
+    superres = None
+    if (folder / "superres.json").is_file():
+        superres = load_superres(folder / "superres")
+        if superres.cfg.resolution != generator.cfg.resolution:
+            raise UserError(f"{folder / 'superres.json'}: enlarges {superres.cfg.resolution}² faces, "
+                            f"the generator makes {generator.cfg.resolution}²")
+        superres = superres.to(dev)
     return ModelBundle(folder, dev, generator, encoder, directions, manifest, training_alignment(manifest, folder),
-                       sha256)
+                       sha256, superres)
 
 
 def write_manifest(folder: Path, models: dict, licence: str, evaluation: list[dict] | None = None) -> dict:

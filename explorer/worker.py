@@ -117,11 +117,11 @@ class InferenceWorker(QObject):
             self._cancelled.add(slot)
 
     def submit_export(self, session: Session, num_frames: int, out_path: str, fps: int,
-                      size: int | None = None) -> None:
+                      size: int | None = None, upscale: str = "lanczos") -> None:
         """Export the session's morph as ``num_frames`` frames of ``size``² px (default: the
-        generator's) to ``out_path`` (folder, .gif or .mp4); answers with ``progress`` then
-        ``exported`` or ``failed``."""
-        self._queue(self._export, session, num_frames, out_path, fps, size)
+        generator's; larger ones made with ``upscale``, see ``export.render_at``) to ``out_path``
+        (folder, .gif or .mp4); answers with ``progress`` then ``exported`` or ``failed``."""
+        self._queue(self._export, session, num_frames, out_path, fps, size, upscale)
 
     def submit_save(self, session: Session, out_path: str) -> None:
         """Render ``session`` and save it as a still PNG at ``out_path`` with its sidecar
@@ -204,15 +204,16 @@ class InferenceWorker(QObject):
                     self._cancelled.discard(slot)
             self.refined.emit(slot, refined)
 
-    def _export(self, session: Session, num_frames: int, out_path: str, fps: int, size: int | None) -> None:
+    def _export(self, session: Session, num_frames: int, out_path: str, fps: int, size: int | None,
+                upscale: str) -> None:
         def on_frame(done: int) -> None:
             self.progress.emit(done, num_frames)
             self._render_pending()
 
         self.progress.emit(0, num_frames)
         times = session.frame_times(self.bundle, num_frames)
-        sidecar = morph_sidecar(self.bundle, session, times, fps, size)
-        frames = morph_frames(self.bundle, session, times, on_frame, size)
+        sidecar = morph_sidecar(self.bundle, session, times, fps, size, upscale)
+        frames = morph_frames(self.bundle, session, times, on_frame, size, upscale)
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))
 
     def _save(self, session: Session, out_path: str) -> None:

@@ -335,6 +335,7 @@ def test_replace_encoder_ships_a_warm_started_run_beside_the_rest(gan_run, encod
                  "lr": 0.0025, "seed": 0, "val_percent": 10}),
     ("classifier", {"data": "d.zip", "batch": 64, "lr": 0.002, "channel_base": 2048, "channel_max": 256, "seed": 0,
                     "val_percent": 10}),
+    ("superres", {"data": "d.zip", "batch": 16, "lr": 0.0005, "crop": 32, "blur": 0.8, "seed": 0, "val_percent": 10}),
 ])
 def test_pack_states_train_commands_that_parse_and_what_older_runs_did(kind, config):
     command = _train_command(kind, Path("runs/old"), config, 110.016)
@@ -345,3 +346,5 @@ def test_pack_states_train_commands_that_parse_and_what_older_runs_did(kind, con
         assert (args.pl_weight, args.augment) == (0, "none")           # … nor had path-length regularization or ADA
     if kind == "encoder":
         assert args.init == (Path(config["init"]) if "init" in config else None)
+    if kind == "superres":
+        assert (args.crop, args.blur) == (32, 0.8)

@@ -1,4 +1,5 @@
-""""Export frames…": frame count, fps, size, pace, format and destination; runs on the worker with progress."""
+""""Export frames…": frame count, fps, size and how it is reached, pace, format and destination; runs on
+the worker with progress."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.export import sidecar_path
+from explorer.export import sidecar_path, upscale_method
 from explorer.morph import PACES
 from explorer.session import Session
 from explorer.worker import InferenceWorker
@@ -58,12 +59,21 @@ class ExportDialog(QDialog):
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
         resolution = worker.bundle.resolution
-        self.size = QComboBox(toolTip="Frame size. Larger sizes are resized from the generator's with Lanczos: "
-                                      "easier to watch and edit, but no new detail")
+        self.size = QComboBox(toolTip="Frame size, in multiples of the generator's")
         for factor in SIZE_FACTORS:
             self.size.addItem(f"{resolution * factor} px" + (" (as generated)" if factor == 1 else ""),
                               resolution * factor)
         self.size.setCurrentIndex(SIZE_FACTORS.index(DEFAULT_SIZE_FACTOR))
+        self.upscale = QComboBox(toolTip="How larger frames are made. Face super-resolution: a network trained on "
+                                         f"real faces draws them at {2 * resolution} px with new detail (skin, "
+                                         "hair, eyes), then Lanczos resizes. Lanczos: a smooth enlargement with "
+                                         "no new detail.")
+        if worker.bundle.superres is not None:
+            self.upscale.addItem("Face super-resolution", "superres")
+        self.upscale.addItem("Lanczos", "lanczos")
+        self.upscale.setCurrentIndex(self.upscale.findData(upscale_method(worker.bundle)))
+        self.size.currentIndexChanged.connect(self._size_changed)
+        self._size_changed()
         self.pace = QComboBox(toolTip="Even change: frames spaced so each differs from the next by about as much "
                                       "(no jumps where the face changes fast). Even time: frames at equal steps "
                                       "of the timeline, as the morph slider scrubs.")
@@ -91,6 +101,7 @@ class ExportDialog(QDialog):
         self.form.addRow("Speed", self.fps)
         self.form.addRow("Pace", self.pace)
         self.form.addRow("Size", self.size)
+        self.form.addRow("Enlarge with", self.upscale)
         self.form.addRow("Format", self.kind)
         self.form.addRow("Save to", destination)
         layout = QVBoxLayout(self)
@@ -99,11 +110,15 @@ class ExportDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self._form_widgets = (self.frames, self.fps, self.size, self.pace, self.kind, self.path, browse,
-                              self.export_button)
+        self._form_widgets = (self.frames, self.fps, self.size, self.upscale, self.pace, self.kind, self.path,
+                              browse, self.export_button)
         worker.progress.connect(self._progress)
         worker.exported.connect(self._exported)
         worker.failed.connect(self._failed)
+
+    def _size_changed(self) -> None:
+        """Only frames larger than the generator's are enlarged, and only a choice is worth asking."""
+        self.upscale.setEnabled(self.size.currentData() > self._worker.bundle.resolution and self.upscale.count() > 1)
 
     def _kind_changed(self, kind: str) -> None:
         self.path.setText(str(Path(self.path.text()).with_suffix(KINDS[kind])))
@@ -128,7 +143,7 @@ class ExportDialog(QDialog):
         self.progress.show()
         session = replace(self._session, pace=self.pace.currentData())
         self._worker.submit_export(session, self.frames.value(), str(Path(text).expanduser()), self.fps.value(),
-                                   self.size.currentData())
+                                   self.size.currentData(), self.upscale.currentData())
 
     def _progress(self, done: int, total: int) -> None:
         if self._running:
@@ -152,6 +167,8 @@ class ExportDialog(QDialog):
         self._running = running
         for widget in self._form_widgets:
             widget.setEnabled(not running)
+        if not running:
+            self._size_changed()
 
     def _show(self, text: str, error: bool = False) -> None:
         self.message.setText(text)

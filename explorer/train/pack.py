@@ -7,6 +7,9 @@ on, for how long, on what, and the commands that reproduce it. The named directi
 into the packed folder afterwards (``explorer directions fit --weights OUT --classifier
 OUT/classifier_utkface …``), which records each fit in the manifest.
 
+``add_superres`` ships a face super-resolution run (``explorer train superres``) in a copy of
+an existing weights folder; it learns from photos alone, so it fits any generator of its size.
+
 ``replace_encoder`` ships a newer encoder run (e.g. one warm-started with ``explorer train
 encoder --init weights/encoder``) in a copy of an existing weights folder, for when the GAN run
 that ``pack_weights`` needs is gone; the generator and everything fitted to it carry over.
@@ -34,6 +37,7 @@ from explorer.weights import (
     load_classifier,
     load_encoder,
     load_generator,
+    load_superres,
     verify_manifest,
     write_manifest,
 )
@@ -52,6 +56,7 @@ TRAIN_FLAGS = {
     "gan": ("batch", "lr", "r1_gamma", "pl_weight", "augment", "channel_base", "channel_max", "seed", "val_percent"),
     "encoder": ("generator", "init", "batch", "lr", "seed", "kl", "val_percent"),
     "classifier": ("batch", "lr", "channel_base", "channel_max", "seed", "val_percent"),
+    "superres": ("batch", "lr", "crop", "blur", "seed", "val_percent"),
 }
 """The config keys each ``explorer train`` command line states (``--r1-gamma`` for r1_gamma …)."""
 PREDATING = {"val_percent": 0, "pl_weight": 0, "augment": "none", "kl": 0.0, "init": None}
@@ -190,4 +195,38 @@ def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
     shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "encoder.*"))
     for suffix in (".safetensors", ".json"):
         shutil.copyfile(encoder_run / f"encoder{suffix}", out / f"encoder{suffix}")
+    return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))
+
+
+def add_superres(base: Path, superres_run: Path, out: Path) -> dict:
+    """Write a weights folder ``out`` (must not exist): a copy of the weights folder ``base``
+    with ``superres_run``'s face super-resolution network (fp16, as the trainer saved it) added,
+    or replacing the one it had. The manifest keeps ``base``'s other models and evaluations; its
+    "superres" entry gets the run's training facts and last held-out figures.
+
+    Returns the manifest.
+
+    Raises:
+        UserError: ``out`` exists, ``base`` fails its manifest check, the run is unfinished, or
+            its network enlarges faces of another size than ``base``'s generator makes.
+    """
+    base, superres_run, out = Path(base), Path(superres_run), Path(out)
+    if out.exists():
+        raise UserError(f"{out}: already exists; write into a new folder")
+    manifest = verify_manifest(base)
+    if not checkpoint.has_checkpoint(superres_run) or not (superres_run / "superres.json").is_file():
+        raise UserError(f"{superres_run}: not a finished superres run (no checkpoint or superres.json)")
+    net, G = load_superres(superres_run / "superres"), load_generator(base / "generator")
+    if net.cfg.resolution != G.cfg.resolution:
+        raise UserError(f"{superres_run}: enlarges {net.cfg.resolution}² faces; {base / 'generator'} makes "
+                        f"{G.cfg.resolution}²")
+    metrics = (superres_run / "metrics.jsonl").read_text().splitlines()
+    models = {**manifest["models"],
+              "superres": {"kind": "2× face super-resolution (EDSR-style, sub-pixel convolution)",
+                           "date": datetime.date.today().isoformat(), "config": net.cfg.to_dict(),
+                           "held_out": json.loads(metrics[-1]) if metrics else {},
+                           **_training_facts("superres", superres_run)}}
+    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "superres.*"))
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(superres_run / f"superres{suffix}", out / f"superres{suffix}")
     return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))
