@@ -19,6 +19,7 @@ from explorer.train.classifier import ClassifierTrainConfig, train_classifier
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
 from explorer.train.pack import _train_command, pack_weights, replace_encoder
+from explorer.train.progress import descend
 from explorer.weights import (
     load_bundle,
     load_classifier,
@@ -184,6 +185,17 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(gan_run, 
         train_gan(cfg, gan_run, resume=True)
     assert (gan_run / "checkpoint.json").read_text() == before
     load_generator(gan_run / "generator")
+
+
+def test_descend_refuses_a_non_finite_loss_and_steps_otherwise(tmp_path):
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.5)
+    progress = {"nimg": 0, "step": 0}
+    with pytest.raises(UserError, match="loss became nan at 0.0 kimg"):
+        descend(opt, (w * float("nan")).sum(), tmp_path, progress, 4)
+    assert progress == {"nimg": 0, "step": 0} and torch.equal(w.detach(), torch.ones(2))
+    descend(opt, w.sum(), tmp_path, progress, 4)
+    assert progress == {"nimg": 4, "step": 1} and torch.equal(w.detach(), torch.full((2,), 0.5))
 
 
 def test_sigkill_during_training_leaves_a_loadable_checkpoint(faces32, tmp_path):

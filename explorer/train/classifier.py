@@ -39,7 +39,7 @@ from explorer.nets.classifier import (
     ClassifierConfig,
 )
 from explorer.train import checkpoint
-from explorer.train.progress import TrainingProgress, non_finite_loss
+from explorer.train.progress import TrainingProgress, descend
 from explorer.weights import describe_device
 
 REGRESSION_LABELS = ("age",)           # years
@@ -209,13 +209,7 @@ def train_classifier(cfg: ClassifierTrainConfig, run_dir: Path, *, resume: bool 
             flip = torch.from_numpy(rng.random(cfg.batch) < 0.5).to(dev).view(-1, 1, 1, 1)
             images = torch.where(flip, images.flip(3), images)
             loss = classifier_loss(net(images), all_targets[idx].to(dev), ccfg.heads)
-            if not torch.isfinite(loss):
-                raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            progress["nimg"] += cfg.batch
-            progress["step"] += 1
+            descend(opt, loss, run_dir, progress, cfg.batch)
             if bar.step(progress["nimg"], loss=loss.item()):
                 snapshot()
     return run_dir

@@ -39,7 +39,7 @@ from explorer.nets.encoder import Encoder, EncoderConfig
 from explorer.nets.stylegan import Generator
 from explorer.session import RENDER_NOISE_MODE
 from explorer.train import checkpoint
-from explorer.train.progress import TrainingProgress, non_finite_loss
+from explorer.train.progress import TrainingProgress, descend
 from explorer.weights import describe_device, load_encoder, load_generator
 
 
@@ -170,13 +170,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
             latent = ((ws[len(real):] - syn_ws) / w_std).square().mean() if n_syn else torch.zeros((), device=dev)
             loss = (rec.mean() + cfg.latent_weight * latent + cfg.delta_weight * delta_penalty((ws - w_avg) / w_std)
                     + cfg.kl * kl)
-            if not torch.isfinite(loss):
-                raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            progress["nimg"] += cfg.batch
-            progress["step"] += 1
+            descend(opt, loss, run_dir, progress, cfg.batch)
             if bar.step(progress["nimg"], loss=loss.item(), recon_real=rec[:len(real)].mean().item(),
                         latent=latent.item(), **({"kl": kl.item()} if variational else {})):
                 snapshot()

@@ -171,11 +171,7 @@ def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
             sha256) or does not fit its W+.
     """
     base, encoder_run, out = Path(base), Path(encoder_run), Path(out)
-    if out.exists():
-        raise UserError(f"{out}: already exists; write into a new folder")
-    manifest = verify_manifest(base)
-    if not checkpoint.has_checkpoint(encoder_run) or not (encoder_run / "encoder.json").is_file():
-        raise UserError(f"{encoder_run}: not a finished encoder run (no checkpoint or encoder.json)")
+    manifest = _check_new_network(base, encoder_run, out, "encoder")
     config = checkpoint.read_checkpoint_meta(encoder_run)["config"]
     trained_against = Path(config["generator"]).with_suffix(".safetensors")
     base_generator = file_sha256(base / "generator.safetensors")
@@ -192,10 +188,7 @@ def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
                          and file_sha256(init) == file_sha256(base / "encoder.safetensors"))
     models["encoder"] = {"kind": "W+ encoder (pSp/e4e style)", "date": datetime.date.today().isoformat(),
                          **_training_facts("encoder", encoder_run), **({"init": previous} if started_from_base else {})}
-    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "encoder.*"))
-    for suffix in (".safetensors", ".json"):
-        shutil.copyfile(encoder_run / f"encoder{suffix}", out / f"encoder{suffix}")
-    return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))
+    return _copy_with_network(base, encoder_run, out, "encoder", models, manifest)
 
 
 def add_superres(base: Path, superres_run: Path, out: Path) -> dict:
@@ -211,11 +204,7 @@ def add_superres(base: Path, superres_run: Path, out: Path) -> dict:
             its network enlarges faces of another size than ``base``'s generator makes.
     """
     base, superres_run, out = Path(base), Path(superres_run), Path(out)
-    if out.exists():
-        raise UserError(f"{out}: already exists; write into a new folder")
-    manifest = verify_manifest(base)
-    if not checkpoint.has_checkpoint(superres_run) or not (superres_run / "superres.json").is_file():
-        raise UserError(f"{superres_run}: not a finished superres run (no checkpoint or superres.json)")
+    manifest = _check_new_network(base, superres_run, out, "superres")
     net, G = load_superres(superres_run / "superres"), load_generator(base / "generator")
     if net.cfg.resolution != G.cfg.resolution:
         raise UserError(f"{superres_run}: enlarges {net.cfg.resolution}² faces; {base / 'generator'} makes "
@@ -226,7 +215,29 @@ def add_superres(base: Path, superres_run: Path, out: Path) -> dict:
                            "date": datetime.date.today().isoformat(), "config": net.cfg.to_dict(),
                            "held_out": json.loads(metrics[-1]) if metrics else {},
                            **_training_facts("superres", superres_run)}}
-    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, "superres.*"))
+    return _copy_with_network(base, superres_run, out, "superres", models, manifest)
+
+
+def _check_new_network(base: Path, run: Path, out: Path, stem: str) -> dict:
+    """What shipping run ``run``'s network ``stem`` in a copy ``out`` of ``base`` needs first:
+    ``out`` is new, ``base`` passes its manifest check and the run is finished. Returns ``base``'s
+    manifest.
+
+    Raises:
+        UserError: naming the folder at fault.
+    """
+    if out.exists():
+        raise UserError(f"{out}: already exists; write into a new folder")
+    manifest = verify_manifest(base)
+    if not checkpoint.has_checkpoint(run) or not (run / f"{stem}.json").is_file():
+        raise UserError(f"{run}: not a finished {stem} run (no checkpoint or {stem}.json)")
+    return manifest
+
+
+def _copy_with_network(base: Path, run: Path, out: Path, stem: str, models: dict, manifest: dict) -> dict:
+    """Copy ``base`` to ``out`` with run ``run``'s network ``stem`` in place of its own, and write
+    the manifest: ``models``, and ``base``'s licence and evaluations. Returns it."""
+    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, f"{stem}.*"))
     for suffix in (".safetensors", ".json"):
-        shutil.copyfile(superres_run / f"superres{suffix}", out / f"superres{suffix}")
+        shutil.copyfile(run / f"{stem}{suffix}", out / f"{stem}{suffix}")
     return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))

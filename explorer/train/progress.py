@@ -1,5 +1,6 @@
 """Training progress: a tqdm bar in kimg with img/s and ETA, one ``stats.jsonl`` row per tick,
-and the snapshot schedule. Shared by every training loop."""
+and the snapshot schedule, shared by every training loop; and the guarded optimizer step of the
+loops that train one network (``descend``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Self
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from explorer.errors import UserError
@@ -18,6 +20,22 @@ def non_finite_loss(run_dir: Path, nimg: int, loss: str) -> UserError:
     """The error that stops a run whose loss became ``loss`` (e.g. "nan") after ``nimg`` images;
     the checkpoint on disk is the last good one, since checkpoints are only written after a step."""
     return UserError(f"{run_dir}: loss became {loss} at {nimg / 1000:.1f} kimg; stopped, the last checkpoint is kept")
+
+
+def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, run_dir: Path, progress: dict, batch: int) -> None:
+    """One optimizer step on a scalar ``loss`` of a single-network run, counting ``batch`` more
+    images and one more step in ``progress`` ({"nimg", "step"}).
+
+    Raises:
+        UserError: the loss is not finite (``non_finite_loss``); nothing is stepped.
+    """
+    if not torch.isfinite(loss):
+        raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    progress["nimg"] += batch
+    progress["step"] += 1
 
 
 class TrainingProgress:

@@ -33,7 +33,7 @@ from explorer.netio import save_network
 from explorer.nets.lpips import MIN_SIZE
 from explorer.nets.superres import FaceSuperResolution, SuperResolutionConfig
 from explorer.train import checkpoint
-from explorer.train.progress import TrainingProgress, non_finite_loss
+from explorer.train.progress import TrainingProgress, descend
 from explorer.weights import describe_device
 
 METRICS = "metrics.jsonl"
@@ -185,13 +185,7 @@ def train_superres(cfg: SuperResTrainConfig, run_dir: Path, *, resume: bool = Fa
             low = gaussian_blur(low, torch.from_numpy(rng.uniform(0.0, cfg.blur, cfg.batch)))
             out = net(low)                                                          # [B, 3, 2c, 2c]
             loss = (out - high).abs().mean() + cfg.lpips_weight * lpips(out, high).mean()
-            if not torch.isfinite(loss):
-                raise non_finite_loss(run_dir, progress["nimg"], str(loss.item()))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            progress["nimg"] += cfg.batch
-            progress["step"] += 1
+            descend(opt, loss, run_dir, progress, cfg.batch)
             if bar.step(progress["nimg"], loss=loss.item()):
                 snapshot()
     return run_dir
