@@ -526,13 +526,18 @@ def test_export_dialog(qtbot, window, tmp_path):
     resolution = window.bundle.resolution
     assert dialog.size.currentData() == 4 * resolution                # bigger than generated, by default
     assert [dialog.size.itemText(i) for i in range(2)] == [f"{resolution} px (as generated)", f"{2 * resolution} px"]
+    assert dialog.upscale.currentData() == "superres" and dialog.upscale.isEnabled()   # the shipped weights have it
+    dialog.size.setCurrentIndex(0)
+    assert not dialog.upscale.isEnabled()                              # as generated: nothing to enlarge
     dialog.size.setCurrentIndex(1)
+    assert dialog.upscale.isEnabled()
     dialog.kind.setCurrentText("GIF animation")
     assert dialog.path.text() == str(tmp_path / "morph.gif")
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.message.text().startswith("Saved"), timeout=TIMEOUT)
     assert iio.imread(tmp_path / "morph.gif", index=None).shape == (3, 2 * resolution, 2 * resolution, 3)
-    assert json.loads((tmp_path / "morph.json").read_text())["size"] == 2 * resolution
+    sidecar = json.loads((tmp_path / "morph.json").read_text())
+    assert (sidecar["size"], sidecar["upscale"]) == (2 * resolution, "superres")
     assert dialog.path.text() == str(tmp_path / "morph-2.gif")
 
     dialog.path.setText(str(tmp_path / "morph.gif"))

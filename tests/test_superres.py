@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from explorer.nets.superres import FaceSuperResolution, SuperResolutionConfig
 from explorer.session import Keyframe, Session, render
 from explorer.train.pack import add_superres
 from explorer.train.superres import SuperResTrainConfig, gaussian_blur, train_superres
-from explorer.weights import load_bundle
+from explorer.weights import load_bundle, write_manifest
 
 TINY = {"channels": 8, "blocks": 1, "batch": 8, "crop": 16, "tick_kimg": 0.016, "snapshot_kimg": 0.016}
 
@@ -90,7 +91,22 @@ def test_crops_that_do_not_fit_are_refused(faces128, tmp_path):
         train_superres(SuperResTrainConfig(data=str(faces128), **{**TINY, "crop": 8}), tmp_path / "small")
 
 
+def without_superres(folder: Path) -> Path:
+    """``folder`` (a weights folder) with its face super-resolution network and its manifest entry removed."""
+    for path in folder.glob("superres.*"):
+        path.unlink()
+    manifest = read_json(folder / "manifest.json")
+    write_manifest(folder, {k: v for k, v in manifest["models"].items() if k != "superres"}, manifest["licence"],
+                   manifest.get("evaluation"))
+    return folder
+
+
 def test_shipped_beside_the_weights_it_enlarges_exports(superres_run, weights_copy, tmp_path, shared_data, capsys):
+    replaced = add_superres(weights_copy, superres_run, tmp_path / "replaced")      # the shipped one gives way
+    assert replaced["models"]["superres"]["held_out"]["kimg"] == 0.048
+    assert (tmp_path / "replaced" / "superres.safetensors").read_bytes() == \
+        (superres_run / "superres.safetensors").read_bytes()
+    weights_copy = without_superres(weights_copy)
     out = tmp_path / "with-superres"
     before = read_json(weights_copy / "manifest.json")
     manifest = add_superres(weights_copy, superres_run, out)
