@@ -231,12 +231,11 @@ class MainWindow(QMainWindow):
         side = self.canvas.image.shape[0]
         self.status.show_info(f"Copied the face ({side}×{side} px) to the clipboard")
 
-    def export_frames(self, path: str, num_frames: int, fps: int, size: int | None = None,
-                      upscale: str = "lanczos") -> None:
-        """Export the morph as ``num_frames`` frames of ``size``² px (default: the generator's;
-        larger ones made with ``upscale``) to ``path`` (folder, .gif or .mp4) on the worker."""
+    def export_frames(self, path: str, num_frames: int, fps: int, size: int | None = None) -> None:
+        """Export the morph as ``num_frames`` frames of ``size``² px (default: the generator's) to
+        ``path`` (folder, .gif or .mp4) on the worker."""
         self.status.show_info(f"Exporting to {path}…")
-        self.worker.submit_export(self.session, num_frames, str(path), fps, size, upscale)
+        self.worker.submit_export(self.session, num_frames, str(path), fps, size)
 
     def closeEvent(self, event) -> None:
         self.worker.stop()
