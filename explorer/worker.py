@@ -22,7 +22,15 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
-from explorer.export import export_frames, morph_frames, morph_sidecar, read_session, save_still, still_sidecar
+from explorer.export import (
+    export_frames,
+    morph_frames,
+    morph_sidecar,
+    read_session,
+    render_at,
+    save_still,
+    still_sidecar,
+)
 from explorer.photos import EncodedPhoto, encode_photo, refine_photo
 from explorer.session import Session, render
 from explorer.weights import ModelBundle
@@ -78,6 +86,7 @@ class InferenceWorker(QObject):
         self._jobs: deque = deque()
         self._cancelled: set[str] = set()
         self._stopping = False
+        self._sharp_view = False
         self._next_id = 0
         self._thread = QThread()
         self._thread.setObjectName("InferenceWorker")
@@ -96,6 +105,12 @@ class InferenceWorker(QObject):
             request_id = self._next_id
         self._wake.emit()
         return request_id
+
+    def set_sharp_view(self, on: bool) -> None:
+        """From the next render on, ``rendered`` carries the face enlarged 2× by the bundle's face
+        super-resolution network (``export.render_at``, as exports are made) when ``on``, or as
+        the generator made it. Thread-safe."""
+        self._sharp_view = on
 
     def submit_encode(self, slot: str, path: str, face: int = 0) -> None:
         """Encode face ``face`` (0: the largest) of the photo at ``path`` for keyframe ``slot``;
@@ -181,7 +196,9 @@ class InferenceWorker(QObject):
 
     def _render(self, request_id: int, session: Session) -> None:
         start = time.perf_counter()
-        image = render(self.bundle, session.ws(self.bundle))[0]
+        ws = session.ws(self.bundle)
+        image = (render_at(self.bundle, ws, 2 * self.bundle.resolution, "superres") if self._sharp_view
+                 else render(self.bundle, ws))[0]
         self.rendered.emit(RenderResult(request_id, session, image, (time.perf_counter() - start) * 1000))
 
     def _encode(self, slot: str, path: str, face: int) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 
 from explorer import worker as worker_module
+from explorer.export import render_at
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
 from explorer.gui.seed_browser import SeedBrowser
@@ -516,6 +517,15 @@ def test_drop_a_photo_on_a_slot(qtbot, window, shared_data):
     assert drag_files(QDropEvent, slot, photo)
     qtbot.waitUntil(lambda: slot.loaded, timeout=TIMEOUT)
     assert window.session.key_b.label == "grace_hopper.jpg"
+
+
+def test_sharp_view_shows_the_face_through_super_resolution(qtbot, window, bundle):
+    ws = window.session.ws(bundle)
+    assert not window.sharp_view.isChecked() and window.sharp_view.isVisibleTo(window)
+    window.sharp_view.setChecked(True)
+    assert_close(wait_current(qtbot, window), render_at(bundle, ws, 2 * bundle.resolution, "superres")[0])
+    window.sharp_view.setChecked(False)
+    assert_close(wait_current(qtbot, window), expected(bundle, ws))
 
 
 def test_export_dialog(qtbot, window, tmp_path):

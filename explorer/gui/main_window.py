@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -105,6 +106,10 @@ class MainWindow(QMainWindow):
                                         "Go on editing a face or morph saved with Save image… or Export frames…")
         self.save_action = self._action("Save image…", QKeySequence.StandardKey.Save, self._choose_image_path,
                                        "Save the face as a PNG, with a .json beside it that records how it was made")
+        self.sharp_view = QCheckBox("Sharp view", toolTip="Show the face through the face super-resolution "
+                                    "network, at twice the generator's size with detail learned from real faces, "
+                                    "as exports get it (about 45 ms more a render on a 2-core CPU)")
+        self.sharp_view.toggled.connect(self._sharp_view_toggled)
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
         self.setCentralWidget(self._layout())
         screen = self.screen().availableGeometry()
@@ -267,6 +272,9 @@ class MainWindow(QMainWindow):
         for action in (self.undo_action, self.redo_action, None, self.open_action, self.copy_action,
                        self.save_action):
             if action is None:
+                if self.bundle.superres is not None:
+                    buttons.addSpacing(12)
+                    buttons.addWidget(self.sharp_view)
                 buttons.addStretch(1)
                 continue
             button = QPushButton(action.text())
@@ -296,6 +304,10 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         self.addAction(action)
         return action
+
+    def _sharp_view_toggled(self, on: bool) -> None:
+        self.worker.set_sharp_view(on)
+        self.last_request = self.worker.submit_render(self.session)
 
     def _choose_image_path(self) -> None:
         stem = f"seed{self.session.seed}" if not any(self.session.keyframes) else "face"
