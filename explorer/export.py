@@ -275,14 +275,18 @@ def _upscale_facts(bundle: ModelBundle, size: int | None, upscale: str) -> dict:
             "superres_sha256": bundle.manifest.get("files", {}).get("superres.safetensors", {}).get("sha256", "")}
 
 
-def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor) -> dict:
+def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, size: int | None = None) -> dict:
     """The sidecar of a saved still: software, notice, generator checksum, the W+ it was
     rendered from (``ws`` [1, num_ws, w_dim], ``session.ws(bundle)``: at ``morph_t``, style
-    mixing and sliders applied), and the session itself (``Session.from_json`` reads it back)."""
+    mixing and sliders applied), its size in px (default: the generator's; a larger one was
+    made by the face super-resolution network, whose sha256 is given) and the session itself
+    (``Session.from_json`` reads it back)."""
     return {
         "software": f"{SOFTWARE} {__version__}",
         "notice": SYNTHETIC_NOTICE,
         "generator_sha256": bundle.generator_sha256,
+        "size": size or bundle.resolution,
+        **_upscale_facts(bundle, size, "superres"),
         "ws": ws[0].cpu().tolist(),
         "session": asdict(session),
     }

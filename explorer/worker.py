@@ -139,8 +139,9 @@ class InferenceWorker(QObject):
         self._queue(self._export, session, num_frames, out_path, fps, size, upscale)
 
     def submit_save(self, session: Session, out_path: str) -> None:
-        """Render ``session`` and save it as a still PNG at ``out_path`` with its sidecar
-        (``export.save_still``, ``still_sidecar``); answers with ``exported`` or ``failed``."""
+        """Render ``session`` as the view shows it (``set_sharp_view``) and save it as a still PNG
+        at ``out_path`` with its sidecar (``export.save_still``, ``still_sidecar``); answers with
+        ``exported`` or ``failed``."""
         self._queue(self._save, session, out_path)
 
     def submit_open(self, path: str) -> None:
@@ -196,9 +197,7 @@ class InferenceWorker(QObject):
 
     def _render(self, request_id: int, session: Session) -> None:
         start = time.perf_counter()
-        ws = session.ws(self.bundle)
-        image = (render_at(self.bundle, ws, 2 * self.bundle.resolution, "superres") if self._sharp_view
-                 else render(self.bundle, ws))[0]
+        image = self._view_image(session.ws(self.bundle))
         self.rendered.emit(RenderResult(request_id, session, image, (time.perf_counter() - start) * 1000))
 
     def _encode(self, slot: str, path: str, face: int) -> None:
@@ -233,10 +232,17 @@ class InferenceWorker(QObject):
         frames = morph_frames(self.bundle, session, times, on_frame, size, upscale)
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))
 
+    def _view_image(self, ws: torch.Tensor) -> np.ndarray:
+        """The face of W+ [1, num_ws, w_dim] as the view shows it (``set_sharp_view``): uint8 [S, S, 3]."""
+        if self._sharp_view:
+            return render_at(self.bundle, ws, 2 * self.bundle.resolution, "superres")[0]
+        return render(self.bundle, ws)[0]
+
     def _save(self, session: Session, out_path: str) -> None:
         ws = session.ws(self.bundle)
-        sidecar = still_sidecar(self.bundle, session, ws)
-        self.exported.emit(str(save_still(render(self.bundle, ws)[0], Path(out_path), sidecar=sidecar)))
+        image = self._view_image(ws)
+        sidecar = still_sidecar(self.bundle, session, ws, len(image))
+        self.exported.emit(str(save_still(image, Path(out_path), sidecar=sidecar)))
 
     def _open(self, path: str) -> None:
         session = read_session(self.bundle, Path(path))

@@ -519,11 +519,17 @@ def test_drop_a_photo_on_a_slot(qtbot, window, shared_data):
     assert window.session.key_b.label == "grace_hopper.jpg"
 
 
-def test_sharp_view_shows_the_face_through_super_resolution(qtbot, window, bundle):
+def test_sharp_view_shows_the_face_through_super_resolution(qtbot, window, bundle, tmp_path):
     ws = window.session.ws(bundle)
     assert not window.sharp_view.isChecked() and window.sharp_view.isVisibleTo(window)
     window.sharp_view.setChecked(True)
-    assert_close(wait_current(qtbot, window), render_at(bundle, ws, 2 * bundle.resolution, "superres")[0])
+    shown = wait_current(qtbot, window)
+    assert_close(shown, render_at(bundle, ws, 2 * bundle.resolution, "superres")[0])
+    window.save_image(str(tmp_path / "sharp.png"))                    # saved as shown
+    qtbot.waitUntil(lambda: window.status.message().startswith("Saved"), timeout=TIMEOUT)
+    assert_close(np.asarray(Image.open(tmp_path / "sharp.png")), shown)
+    sidecar = json.loads((tmp_path / "sharp.json").read_text())
+    assert (sidecar["size"], sidecar["upscale"]) == (2 * bundle.resolution, "superres")
     window.sharp_view.setChecked(False)
     assert_close(wait_current(qtbot, window), expected(bundle, ws))
 
