@@ -112,6 +112,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _device_arg(p)
 
 
+def _size_args(p: argparse.ArgumentParser) -> None:
+    """The output size options of the commands that write faces."""
+    p.add_argument("--size", type=int, metavar="PX", help="image side in px (default: as generated)")
+    p.add_argument("--upscale", choices=["superres", "lanczos"],
+                   help="how images larger than the generator's are made: superres, the learned 2× face "
+                        "super-resolution (then Lanczos; the default when the weights have it), or lanczos alone")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="explorer", description="Explore and edit the latent space of a face generator.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-7 or 1,5,9")
     p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ (1 = none)")
     p.add_argument("--outdir", type=Path, required=True)
+    _size_args(p)
     _weights_args(p)
 
     p = sub.add_parser("encode", help="encode photos into W+ (crop, reconstruction, W+ as .npy)")
@@ -145,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="move NAME without changing OTHER, e.g. age:gender,pose (repeatable)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--outdir", type=Path, required=True)
+    _size_args(p)
     _weights_args(p)
 
     p = sub.add_parser("morph", help="render a morph through photos or seeds")
@@ -165,10 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the photos (300 takes about 15 s a photo at 64² on a 2-core CPU)")
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
-    p.add_argument("--size", type=int, metavar="PX", help="frame side in px (default: as generated)")
-    p.add_argument("--upscale", choices=["superres", "lanczos"],
-                   help="how frames larger than the generator's are made: superres, the learned 2× face "
-                        "super-resolution (then Lanczos; the default when the weights have it), or lanczos alone")
+    _size_args(p)
     p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "
                                                       "(mean LPIPS/dt² of consecutive frames, and the largest step over it)")
     _weights_args(p)
@@ -184,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
     p.add_argument("--outdir", type=Path, required=True, help="new folder: content.png, style.png, mix.png, "
                                                               "mix_w.npy (W+ [num_ws, w_dim])")
+    _size_args(p)
     _weights_args(p)
 
     p = sub.add_parser("dataset", help="dataset tools")

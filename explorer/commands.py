@@ -37,12 +37,20 @@ def cmd_gui(args) -> int:
     return run_app(args.weights, args.device)
 
 
+def _output_size(args, bundle) -> tuple[int | None, str]:
+    """``--size`` (checked) and how larger images are made (``--upscale``, or the bundle's default)."""
+    from explorer.export import check_size, upscale_method
+    return (None if args.size is None else check_size(args.size)), upscale_method(bundle, args.upscale)
+
+
 def cmd_generate(args) -> int:
-    from explorer.session import Session, render
+    from explorer.export import render_at
+    from explorer.session import Session
     bundle = _bundle(args)
+    size, upscale = _output_size(args, bundle)
     outdir = _new_outdir(args.outdir)
     for seed in args.seeds:
-        image = render(bundle, Session(seed=seed, psi=args.trunc).ws(bundle))[0]
+        image = render_at(bundle, Session(seed=seed, psi=args.trunc).ws(bundle), size, upscale)[0]
         save_png(image, outdir / f"seed{seed:04d}.png")
     print(f"wrote {len(args.seeds)} images to {outdir}")
     return 0
@@ -76,8 +84,10 @@ def _keyframe(bundle, spec: str, refine: int = 0):
 
 
 def cmd_edit(args) -> int:
-    from explorer.session import Session, render
+    from explorer.export import render_at
+    from explorer.session import Session
     bundle = _bundle(args)
+    size, upscale = _output_size(args, bundle)
     session = Session(seed=args.seed or 0, psi=args.trunc)
     if args.photo is not None:
         session = session.with_keyframe(0, _keyframe(bundle, str(args.photo)))
@@ -90,8 +100,8 @@ def cmd_edit(args) -> int:
         for direction in (name, *others):
             bundle.direction(direction)                                # unknown names: one clear error
         session = replace(session, conditions={**session.conditions, name: others})
-    original = render(bundle, replace(session, sliders={}).ws(bundle))[0]
-    edited = render(bundle, session.ws(bundle))[0]
+    original = render_at(bundle, replace(session, sliders={}).ws(bundle), size, upscale)[0]
+    edited = render_at(bundle, session.ws(bundle), size, upscale)[0]
     outdir = _new_outdir(args.outdir)
     stem = f"seed{args.seed:04d}" if args.photo is None else args.photo.stem
     save_png(original, outdir / f"{stem}_original.png")
@@ -102,16 +112,14 @@ def cmd_edit(args) -> int:
 
 
 def cmd_morph(args) -> int:
-    from explorer.export import check_size, export_frames, morph_frames, morph_sidecar, upscale_method
+    from explorer.export import export_frames, morph_frames, morph_sidecar
     from explorer.metrics import ppl
     from explorer.metrics.lpips import load_lpips
     from explorer.morph import evenly_spaced
     from explorer.session import Session
     bundle = _bundle(args)
     lpips = load_lpips(ppl.NET, bundle.device) if args.ppl else None   # missing weights fail before any work
-    if args.size is not None:
-        check_size(args.size)
-    upscale = upscale_method(bundle, args.upscale)
+    size, upscale = _output_size(args, bundle)
     specs = [args.first, *args.rest]
     if args.times is not None and len(args.times) != len(specs):
         raise UserError(f"--times gives {len(args.times)} times for {len(specs)} keyframes")
@@ -119,8 +127,8 @@ def cmd_morph(args) -> int:
                       times=args.times or evenly_spaced(len(specs)), easing=args.easing, pace=args.pace,
                       windows={"coarse": args.coarse, "middle": args.middle, "fine": args.fine})
     times = session.frame_times(bundle, args.frames)
-    out = export_frames(morph_frames(bundle, session, times, size=args.size, upscale=upscale), args.out,
-                        fps=args.fps, sidecar=morph_sidecar(bundle, session, times, args.fps, args.size, upscale))
+    out = export_frames(morph_frames(bundle, session, times, size=size, upscale=upscale), args.out,
+                        fps=args.fps, sidecar=morph_sidecar(bundle, session, times, args.fps, size, upscale))
     print(f"wrote {args.frames} frames to {out}")
     if args.ppl:
         print(json.dumps(ppl.morph_ppl(bundle.generator, lpips, session.morph_ws(bundle, times))), flush=True)
@@ -128,9 +136,11 @@ def cmd_morph(args) -> int:
 
 
 def cmd_mix(args) -> int:
+    from explorer.export import render_at
     from explorer.latent import mix_styles
-    from explorer.session import Session, render
+    from explorer.session import Session
     bundle = _bundle(args)
+    size, upscale = _output_size(args, bundle)
     parts = _layers(args.layers, bundle.generator.num_ws)
     session = Session(psi=args.trunc)
     content, style = (session.keyframe_ws(bundle, _keyframe(bundle, spec, args.refine))
@@ -138,7 +148,7 @@ def cmd_mix(args) -> int:
     mixed = mix_styles(content, style, *parts)
     outdir = _new_outdir(args.outdir)
     for name, ws in (("content", content), ("style", style), ("mix", mixed)):
-        save_png(render(bundle, ws)[0], outdir / f"{name}.png")
+        save_png(render_at(bundle, ws, size, upscale)[0], outdir / f"{name}.png")
     np.save(outdir / "mix_w.npy", mixed[0].cpu().numpy())
     spans = ", ".join(f"{r.start}-{r.stop - 1}" for r in parts)
     print(f"wrote content.png, style.png and mix.png (W+ layers {spans} from the style) to {outdir}")

@@ -38,6 +38,26 @@ def test_generate_writes_deterministic_seed_images(capsys, tmp_path, weights_dir
     assert not np.array_equal(a, np.asarray(Image.open(tmp_path / "a" / "seed0000.png")))
 
 
+def test_faces_come_at_the_size_asked_made_as_asked(capsys, tmp_path, weights_dir):
+    from explorer.export import render_at
+    from explorer.session import Session
+    from explorer.weights import load_bundle
+    bundle = load_bundle(weights_dir, "cpu")
+    code, _, err = run(capsys, "generate", "--seeds", "1", "--size", "256", "--weights", weights_dir,
+                       "--outdir", tmp_path / "g")
+    assert code == 0, err
+    big = np.asarray(Image.open(tmp_path / "g" / "seed0001.png"))
+    assert np.array_equal(big, render_at(bundle, Session(seed=1).ws(bundle), 256, "superres")[0])   # the default
+    code, _, err = run(capsys, "edit", "--seed", "1", "--set", "age=1", "--size", "128", "--upscale", "lanczos",
+                       "--weights", weights_dir, "--outdir", tmp_path / "e")
+    assert code == 0, err
+    original = np.asarray(Image.open(tmp_path / "e" / "seed0001_original.png"))
+    assert np.array_equal(original, render_at(bundle, Session(seed=1).ws(bundle), 128, "lanczos")[0])
+    code, _, err = run(capsys, "mix", "seed:1", "seed:2", "--size", "8", "--weights", weights_dir,
+                       "--outdir", tmp_path / "m")
+    assert code == 1 and "outside 16" in err and err.count("\n") == 1 and not (tmp_path / "m").exists()
+
+
 def test_generate_refuses_a_used_outdir_and_keeps_its_files(capsys, tmp_path, weights_dir):
     (tmp_path / "keep.txt").write_text("mine")
     code, _, err = run(capsys, "generate", "--seeds", "0", "--weights", weights_dir, "--outdir", tmp_path)
