@@ -2,9 +2,12 @@
 
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from explorer.data.dataset_tool import build_dataset
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +20,22 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def utkface_subset(shared_data):
+    """Builds dataset zips of real UTKFace photos: ``make(out, resolution, rows, labels)`` takes
+    the photos ``rows`` (a slice; default the first 48) of utkface.zip's listing, with
+    utkface.csv's labels when ``labels`` (built from a src.zip written beside ``out``, the source
+    name the dataset records), and returns ``out``."""
+    def make(out: Path, resolution: int, rows: slice = slice(48), labels: bool = False) -> Path:
+        src = out.parent / "src.zip"
+        with zipfile.ZipFile(shared_data / "utkface.zip") as zin, zipfile.ZipFile(src, "w") as zout:
+            for name in zin.namelist()[rows]:
+                zout.writestr(name, zin.read(name))
+        build_dataset(src, out, resolution, labels=shared_data / "utkface.csv" if labels else None)
+        return out
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 run on real UTKFace faces, resume and the CLI dry run."""
 
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -30,16 +29,9 @@ TINY = {"batch": 16, "channel_base": 256, "channel_max": 32, "tick_kimg": 0.032,
 
 
 @pytest.fixture(scope="module")
-def utk32(shared_data, tmp_path_factory):
+def utk32(utkface_subset, tmp_path_factory):
     """A 32² dataset of 64 real UTKFace faces labelled with age, gender and race."""
-    tmp = tmp_path_factory.mktemp("utk")
-    src = tmp / "src.zip"
-    with zipfile.ZipFile(shared_data / "utkface.zip") as zin, zipfile.ZipFile(src, "w") as zout:
-        for name in zin.namelist()[::300][:64]:
-            zout.writestr(name, zin.read(name))
-    out = tmp / "utk32.zip"
-    build_dataset(src, out, 32, labels=shared_data / "utkface.csv")
-    return out
+    return utkface_subset(tmp_path_factory.mktemp("utk") / "utk32.zip", 32, slice(None, 64 * 300, 300), labels=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Face super-resolution: the network, its training on real faces, shipping it, and exports made with it."""
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from explorer.cli import main
-from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.export import morph_sidecar, render_at, upscale_method
 from explorer.netio import load_tensors, read_json
@@ -23,20 +21,10 @@ from explorer.weights import load_bundle, write_manifest
 TINY = {"channels": 8, "blocks": 1, "batch": 8, "crop": 16, "tick_kimg": 0.016, "snapshot_kimg": 0.016}
 
 
-def faces(shared_data, tmp, resolution: int):
-    """A dataset of 48 real UTKFace photos at ``resolution``²."""
-    src = tmp / "src.zip"
-    with zipfile.ZipFile(shared_data / "utkface.zip") as zin, zipfile.ZipFile(src, "w") as zout:
-        for name in zin.namelist()[:48]:
-            zout.writestr(name, zin.read(name))
-    out = tmp / f"faces{resolution}.zip"
-    build_dataset(src, out, resolution)
-    return out
-
-
 @pytest.fixture(scope="module")
-def faces128(shared_data, tmp_path_factory):
-    return faces(shared_data, tmp_path_factory.mktemp("faces"), 128)
+def faces128(utkface_subset, tmp_path_factory):
+    """A 128² dataset of 48 real UTKFace photos."""
+    return utkface_subset(tmp_path_factory.mktemp("faces") / "faces128.zip", 128)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +89,7 @@ def without_superres(folder: Path) -> Path:
     return folder
 
 
-def test_shipped_beside_the_weights_it_enlarges_exports(superres_run, weights_copy, tmp_path, shared_data, capsys):
+def test_shipped_beside_the_weights_it_enlarges_exports(superres_run, weights_copy, tmp_path, utkface_subset, capsys):
     replaced = add_superres(weights_copy, superres_run, tmp_path / "replaced")      # the shipped one gives way
     assert replaced["models"]["superres"]["held_out"]["kimg"] == 0.048
     assert (tmp_path / "replaced" / "superres.safetensors").read_bytes() == \
@@ -121,7 +109,8 @@ def test_shipped_beside_the_weights_it_enlarges_exports(superres_run, weights_co
         add_superres(weights_copy, superres_run, out)
     with pytest.raises(UserError, match="not a finished superres run"):
         add_superres(weights_copy, tmp_path, tmp_path / "other")
-    small = train_superres(SuperResTrainConfig(data=str(faces(shared_data, tmp_path, 64)), kimg=0.016, **TINY),
+    small = train_superres(SuperResTrainConfig(data=str(utkface_subset(tmp_path / "faces64.zip", 64)), kimg=0.016,
+                                               **TINY),
                            tmp_path / "small")
     with pytest.raises(UserError, match="enlarges 32² faces"):
         add_superres(weights_copy, small, tmp_path / "other")

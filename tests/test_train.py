@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import torch
 
 from explorer.cli import build_parser, main
 from explorer.data.dataset import make_synthetic_dataset
-from explorer.data.dataset_tool import build_dataset
 from explorer.errors import UserError
 from explorer.latent import seed_to_z
 from explorer.netio import load_tensors, read_json, save_network
@@ -34,16 +32,9 @@ TINY = {"resolution": 32, "channel_base": 256, "channel_max": 32, "z_dim": 32, "
 
 
 @pytest.fixture(scope="module")
-def faces32(shared_data, tmp_path_factory):
+def faces32(utkface_subset, tmp_path_factory):
     """A 32² dataset of 48 real UTKFace photos."""
-    tmp = tmp_path_factory.mktemp("faces")
-    src = tmp / "src.zip"
-    with zipfile.ZipFile(shared_data / "utkface.zip") as zin, zipfile.ZipFile(src, "w") as zout:
-        for name in zin.namelist()[:48]:
-            zout.writestr(name, zin.read(name))
-    out = tmp / "faces32.zip"
-    build_dataset(src, out, 32)
-    return out
+    return utkface_subset(tmp_path_factory.mktemp("faces") / "faces32.zip", 32)
 
 
 @pytest.fixture(scope="module")
