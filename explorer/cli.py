@@ -157,6 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     _size_args(p)
     _weights_args(p)
 
+    p = sub.add_parser("mesh", help="3D face: a textured mesh (OBJ + MTL + PNG) of a face, for 3D tools")
+    p.add_argument("face", help="photo path or seed:N")
+    p.add_argument("--set", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help="slider value in σ units, as for `explorer edit`")
+    p.add_argument("--keep", type=_keep, action="append", default=[], metavar="NAME:OTHER[,OTHER]",
+                   help="move NAME without changing OTHER (repeatable)")
+    p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
+                   help="refine a photo's encoding by STEPS of projection first")
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the .obj to write; its .mtl, .png texture and .json sidecar go beside it")
+    p.add_argument("--size", type=int, metavar="PX", help="texture side in px (default: twice the generator's)")
+    p.add_argument("--upscale", choices=["superres", "lanczos"],
+                   help="how the texture is enlarged (default: superres where the weights have it)")
+    _weights_args(p)
+
     p = sub.add_parser("morph", help="render a morph through photos or seeds")
     p.add_argument("first", metavar="A", help="photo path or seed:N")
     p.add_argument("rest", nargs="+", metavar="B", help="photo path or seed:N; more make the morph go on through them")

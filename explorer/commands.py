@@ -83,14 +83,12 @@ def _keyframe(bundle, spec: str, refine: int = 0):
     return Keyframe.from_photo(spec, encode_photo(bundle, Path(spec), refine).ws)
 
 
-def cmd_edit(args) -> int:
-    from explorer.export import render_at
-    from explorer.session import Session
-    bundle = _bundle(args)
-    size, upscale = _output_size(args, bundle)
-    session = Session(seed=args.seed or 0, psi=args.trunc)
-    if args.photo is not None:
-        session = session.with_keyframe(0, _keyframe(bundle, str(args.photo)))
+def _with_edits(bundle, session, args):
+    """``session`` with the sliders of ``--set`` and the conditions of ``--keep``.
+
+    Raises:
+        UserError: an unknown direction, or a value outside its slider's range.
+    """
     for name, value in args.set:
         direction = bundle.direction(name)
         if not direction.min <= value <= direction.max:
@@ -100,6 +98,18 @@ def cmd_edit(args) -> int:
         for direction in (name, *others):
             bundle.direction(direction)                                # unknown names: one clear error
         session = replace(session, conditions={**session.conditions, name: others})
+    return session
+
+
+def cmd_edit(args) -> int:
+    from explorer.export import render_at
+    from explorer.session import Session
+    bundle = _bundle(args)
+    size, upscale = _output_size(args, bundle)
+    session = Session(seed=args.seed or 0, psi=args.trunc)
+    if args.photo is not None:
+        session = session.with_keyframe(0, _keyframe(bundle, str(args.photo)))
+    session = _with_edits(bundle, session, args)
     original = render_at(bundle, replace(session, sliders={}).ws(bundle), size, upscale)[0]
     edited = render_at(bundle, session.ws(bundle), size, upscale)[0]
     outdir = _new_outdir(args.outdir)
@@ -108,6 +118,25 @@ def cmd_edit(args) -> int:
     save_png(edited, outdir / f"{stem}_edited.png")
     (outdir / f"{stem}_edit.json").write_text(session.to_json() + "\n")
     print(f"wrote {stem}_original.png and {stem}_edited.png to {outdir}")
+    return 0
+
+
+def cmd_mesh(args) -> int:
+    from explorer.export import check_size, face_mesh, mesh_sidecar, save_mesh, upscale_method
+    from explorer.face3d import FaceMeshModel
+    from explorer.session import Session
+    bundle = _bundle(args)
+    if args.size is not None:
+        check_size(args.size)
+    upscale = upscale_method(bundle, args.upscale)
+    model = FaceMeshModel()
+    session = Session(psi=args.trunc).with_keyframe(0, _keyframe(bundle, args.face, args.refine))
+    session = _with_edits(bundle, session, args)
+    ws = session.ws(bundle)
+    mesh = face_mesh(bundle, model, ws, args.size, upscale)
+    out = save_mesh(mesh, args.out, sidecar=mesh_sidecar(bundle, session, ws, mesh, upscale))
+    print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "
+          f"{out.with_suffix('.mtl').name}, {out.with_suffix('.png').name} and {out.with_suffix('.json').name}")
     return 0
 
 
@@ -393,7 +422,7 @@ def _eval_command(args) -> str:
 
 
 HANDLERS = {"gui": cmd_gui, "generate": cmd_generate, "encode": cmd_encode, "edit": cmd_edit, "morph": cmd_morph,
-            "mix": cmd_mix,
+            "mix": cmd_mix, "mesh": cmd_mesh,
             "dataset": cmd_dataset, "train": cmd_train, "directions": cmd_directions, "weights": cmd_weights,
             "eval": cmd_eval}
 

@@ -1,4 +1,5 @@
-"""Frames out: a folder of PNGs, a GIF, an MP4 or a still PNG, written atomically, plus a JSON sidecar.
+"""Frames out: a folder of PNGs, a GIF, an MP4, a still PNG or a 3D face (OBJ), written atomically,
+plus a JSON sidecar.
 
 Nothing the user has is overwritten: an existing output or sidecar is refused. Everything
 is written under a temporary name beside the target and renamed into place at the end, so
@@ -27,6 +28,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from explorer import __version__
 from explorer.errors import UserError
+from explorer.face3d import FaceMesh, FaceMeshModel, mtl_text, obj_text, reconstruct_face
 from explorer.images import to_uint8
 from explorer.netio import read_json, write_json
 from explorer.nets.stylegan import layer_groups
@@ -40,6 +42,8 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 MORPH_BATCH = 8  # frames rendered per generator call
 MAX_SIZE = 4096  # px, the largest frame side an export is resized to
 UPSCALE_METHODS = ("superres", "lanczos")  # how exports larger than the generator's images are made
+MESH_TEXTURE_FACTOR = 2  # a 3D face's texture, in multiples of the generator's resolution (the superres size)
+MESH_METHOD = "MediaPipe Face Mesh (Kartynnik et al., 2019), 468 vertices; eyes and mouth closed"
 
 
 def sidecar_path(out: Path) -> Path:
@@ -92,6 +96,63 @@ def save_still(image: np.ndarray, out: Path, *, sidecar: dict) -> Path:
     if out.suffix.lower() != ".png":
         raise UserError(f"{out}: a still is saved as .png")
     return _write_new(out, sidecar, lambda tmp: save_png(image, tmp))
+
+
+def face_mesh(bundle: ModelBundle, model: FaceMeshModel, ws: torch.Tensor, size: int | None = None,
+              upscale: str | None = None) -> FaceMesh:
+    """The 3D face of W+ [1, num_ws, w_dim], textured with its render at ``size``² px (default
+    twice the generator's resolution, made with ``upscale``: by default the face
+    super-resolution network where the weights have it, else Lanczos; see ``render_at``).
+
+    Raises:
+        UserError: a bad size or upscaling, or no face found in the render (``reconstruct_face``).
+    """
+    upscale = upscale_method(bundle, upscale)
+    texture = render_at(bundle, ws, size or MESH_TEXTURE_FACTOR * bundle.resolution, upscale)[0]
+    return reconstruct_face(model, texture, "the face")
+
+
+def mesh_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, mesh: FaceMesh, upscale: str) -> dict:
+    """``still_sidecar`` of the mesh's texture, plus what the mesh is (``"mesh"``)."""
+    return {**still_sidecar(bundle, session, ws, len(mesh.texture), upscale),
+            "mesh": {"method": MESH_METHOD, "vertices": len(mesh.vertices), "triangles": len(mesh.triangles),
+                     "presence": round(mesh.presence, 4), "units": "face width; x right, y up, z towards the viewer"}}
+
+
+def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
+    """Write the 3D face ``mesh`` as the Wavefront OBJ ``out`` (``face3d.obj_text``), with its
+    material ``out.mtl``, its texture ``out.png`` (``save_png``) and ``sidecar`` as ``out.json``
+    beside it. Each is written under a temporary name and renamed into place, the OBJ last.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        UserError: ``out`` is not a .obj, one of the four files exists (nothing is overwritten),
+            or they cannot be written.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".obj":
+        raise UserError(f"{out}: a 3D face is saved as .obj")
+    paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
+    for path in paths.values():
+        if path.exists():
+            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    tmp = {kind: path.with_name(f".{path.stem}.{os.getpid()}.tmp{kind}") for kind, path in paths.items()}
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_png(mesh.texture, tmp[".png"])
+        tmp[".mtl"].write_text(mtl_text(paths[".png"].name))
+        write_json(tmp[".json"], sidecar)
+        tmp[".obj"].write_text(obj_text(mesh, paths[".mtl"].name))
+        for kind in (".png", ".mtl", ".json", ".obj"):
+            os.replace(tmp[kind], paths[kind])
+    except OSError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+    return out
 
 
 def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None]) -> Path:
@@ -275,18 +336,19 @@ def _upscale_facts(bundle: ModelBundle, size: int | None, upscale: str) -> dict:
             "superres_sha256": bundle.manifest.get("files", {}).get("superres.safetensors", {}).get("sha256", "")}
 
 
-def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, size: int | None = None) -> dict:
+def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, size: int | None = None,
+                  upscale: str = "superres") -> dict:
     """The sidecar of a saved still: software, notice, generator checksum, the W+ it was
     rendered from (``ws`` [1, num_ws, w_dim], ``session.ws(bundle)``: at ``morph_t``, style
     mixing and sliders applied), its size in px (default: the generator's; a larger one was
-    made by the face super-resolution network, whose sha256 is given) and the session itself
-    (``Session.from_json`` reads it back)."""
+    made with ``upscale``, for "superres" with the network whose sha256 is given) and the
+    session itself (``Session.from_json`` reads it back)."""
     return {
         "software": f"{SOFTWARE} {__version__}",
         "notice": SYNTHETIC_NOTICE,
         "generator_sha256": bundle.generator_sha256,
         "size": size or bundle.resolution,
-        **_upscale_facts(bundle, size, "superres"),
+        **_upscale_facts(bundle, size, upscale),
         "ws": ws[0].cpu().tolist(),
         "session": asdict(session),
     }
