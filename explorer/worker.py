@@ -3,8 +3,9 @@
 The GUI thread only submits requests and receives results through Qt signals, so it never
 waits on the generator. Renders are newest-wins: while one renders, a newer request
 replaces the pending one, so dragging a slider renders as often as the device allows and
-always ends on the last position. Photo encodes, refinements and exports run in the order
-submitted; renders asked for meanwhile run between their frames and steps.
+always ends on the last position; so are the views of a 3D face as it is turned. Photo
+encodes, refinements, exports and 3D faces run in the order submitted; renders asked for
+meanwhile run between their frames and steps.
 
 This is the one module outside ``explorer.gui`` that imports Qt.
 """
@@ -24,13 +25,18 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from explorer.errors import UserError
 from explorer.export import (
     export_frames,
+    face_mesh,
+    mesh_sidecar,
     morph_frames,
     morph_sidecar,
     read_session,
     render_at,
+    save_mesh,
     save_still,
     still_sidecar,
+    upscale_method,
 )
+from explorer.face3d import FaceMesh, FaceMeshModel, render_mesh
 from explorer.photos import EncodedPhoto, encode_photo, refine_photo
 from explorer.session import Session, render
 from explorer.weights import ModelBundle
@@ -44,6 +50,16 @@ class RenderResult(NamedTuple):
     session: Session
     image: np.ndarray
     ms: float
+
+
+class MeshView(NamedTuple):
+    """What ``InferenceWorker.mesh_viewed`` carries: the mesh, the view's turn and tilt in
+    degrees (``face3d.render_mesh``) and the uint8 picture [side, side, 3]."""
+
+    mesh: FaceMesh
+    yaw: float
+    pitch: float
+    image: np.ndarray
 
 
 class InferenceWorker(QObject):
@@ -60,6 +76,8 @@ class InferenceWorker(QObject):
         opened(path, session, thumbnails): a saved session was read; thumbnails maps "A" / "B"
             to the uint8 [R, R, 3] render of that keyframe, for the keyframes set.
         seeds_rendered(seeds, images): the faces of a list of seeds, uint8 [N, R, R, 3].
+        meshed(session, mesh): the 3D face (``face3d.FaceMesh``) of a session.
+        mesh_viewed(MeshView): a picture of a 3D face from one side.
         failed(message): a one-line UserError message from any request.
 
     Attributes:
@@ -74,6 +92,8 @@ class InferenceWorker(QObject):
     exported = Signal(str)
     opened = Signal(str, object, object)
     seeds_rendered = Signal(object, object)
+    meshed = Signal(object, object)
+    mesh_viewed = Signal(object)
     failed = Signal(str)
     _wake = Signal()
 
@@ -83,6 +103,8 @@ class InferenceWorker(QObject):
         self.dropped = 0
         self._lock = threading.Lock()
         self._pending: tuple[int, Session] | None = None
+        self._pending_view: tuple[FaceMesh, float, float, int] | None = None
+        self._face_mesh_model: FaceMeshModel | None = None
         self._jobs: deque = deque()
         self._cancelled: set[str] = set()
         self._stopping = False
@@ -154,6 +176,24 @@ class InferenceWorker(QObject):
         ``seeds_rendered``."""
         self._queue(self._seeds, seeds, psi)
 
+    def submit_mesh(self, session: Session) -> None:
+        """Make the 3D face of ``session`` as the view shows it, textured with its render at twice
+        the generator's resolution (``export.face_mesh``); answers with ``meshed`` or ``failed``."""
+        self._queue(self._mesh, session)
+
+    def submit_mesh_view(self, mesh: FaceMesh, yaw: float, pitch: float, side: int) -> None:
+        """Draw ``mesh`` turned by ``yaw`` and ``pitch`` degrees at ``side``² px
+        (``face3d.render_mesh``), replacing any view not yet started, as renders are replaced;
+        answers with ``mesh_viewed``. Thread-safe."""
+        with self._lock:
+            self._pending_view = (mesh, yaw, pitch, side)
+        self._wake.emit()
+
+    def submit_save_mesh(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
+        """Save ``mesh``, the 3D face of ``session``, as ``out_path`` (.obj, with .mtl, .png and
+        .json beside it: ``export.save_mesh``); answers with ``exported`` or ``failed``."""
+        self._queue(self._save_mesh, session, mesh, out_path)
+
     def stop(self) -> None:
         """End the thread after the request in progress (an export runs to its end, a
         refinement stops after its current step); pending requests are dropped. Idempotent."""
@@ -182,8 +222,11 @@ class InferenceWorker(QObject):
     def _render_pending(self) -> None:
         with self._lock:
             request, self._pending = self._pending, None
+            view, self._pending_view = self._pending_view, None
         if request is not None:
             self._guarded(self._render, *request)
+        if view is not None:
+            self._guarded(self._mesh_view, *view)
 
     def _guarded(self, job, *args) -> None:
         """Run ``job``; a UserError becomes ``failed``. Bugs are reported too, then re-raised."""
@@ -250,6 +293,18 @@ class InferenceWorker(QObject):
         thumbnails = {slot: render(self.bundle, session.keyframe_ws(self.bundle, key))[0]
                       for slot, key in ends.items() if key is not None}
         self.opened.emit(str(path), session, thumbnails)
+
+    def _mesh(self, session: Session) -> None:
+        if self._face_mesh_model is None:
+            self._face_mesh_model = FaceMeshModel()
+        self.meshed.emit(session, face_mesh(self.bundle, self._face_mesh_model, session.ws(self.bundle)))
+
+    def _mesh_view(self, mesh: FaceMesh, yaw: float, pitch: float, side: int) -> None:
+        self.mesh_viewed.emit(MeshView(mesh, yaw, pitch, render_mesh(mesh, yaw, pitch, side)))
+
+    def _save_mesh(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
+        sidecar = mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
+        self.exported.emit(str(save_mesh(mesh, Path(out_path), sidecar=sidecar)))
 
     def _seeds(self, seeds: list[int], psi: float) -> None:
         ws = torch.cat([Session(seed=seed, psi=psi).ws(self.bundle) for seed in seeds])

@@ -604,3 +604,39 @@ def test_a_slider_keeps_another_attribute_unchanged(qtbot, window, bundle):
     window.sliders.set_kept("age", "pose", False)
     assert window.session.conditions == {}
     assert_close(wait_current(qtbot, window), free)
+
+
+def test_3d_face_dialog_turns_and_saves_the_face(qtbot, window, bundle, tmp_path, monkeypatch):
+    from explorer.gui import face3d_dialog
+    window.sliders.sliders["smile"].setValue(1.0)
+    wait_current(qtbot, window)
+    window.export_folder = tmp_path
+    dialog = window.open_face3d()
+    assert not dialog.save_button.isEnabled()                          # until the worker has made the mesh
+    qtbot.waitUntil(lambda: dialog.view is not None, timeout=TIMEOUT)
+    assert dialog.save_button.isEnabled()
+    texture = render_at(bundle, window.session.ws(bundle), 2 * bundle.resolution, "superres")[0]
+    assert_close(dialog.mesh.texture, texture)                          # the face as set, at the texture size
+    front = dialog.view.image
+    assert front.shape == (face3d_dialog.VIEW_SIDE, face3d_dialog.VIEW_SIDE, 3)
+    dialog.yaw.setValue(40)
+    dialog.pitch.setValue(-10)
+    qtbot.waitUntil(lambda: (dialog.view.yaw, dialog.view.pitch) == (40, -10), timeout=TIMEOUT)
+    assert np.abs(dialog.view.image.astype(int) - front.astype(int)).mean() > 5
+    dialog.front_view()
+    qtbot.waitUntil(lambda: (dialog.view.yaw, dialog.view.pitch) == (0, 0), timeout=TIMEOUT)
+    assert np.array_equal(dialog.view.image, front)
+
+    asked = []
+
+    def choose(parent, title, path, name_filter):
+        asked.append(path)
+        return str(tmp_path / "head"), name_filter
+
+    monkeypatch.setattr(face3d_dialog.QFileDialog, "getSaveFileName", choose)
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: window.status.message().startswith("Saved"), timeout=TIMEOUT)
+    assert asked == [str(tmp_path / "face-3d.obj")]
+    assert window.status.message() == f"Saved {tmp_path / 'head.obj'}"          # .obj added to a bare name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["head.json", "head.mtl", "head.obj", "head.png"]
+    assert_close(np.asarray(Image.open(tmp_path / "head.png")), texture)
