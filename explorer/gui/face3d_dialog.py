@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -53,8 +54,13 @@ class Face3DDialog(QDialog):
         for slider in (self.yaw, self.pitch):
             slider.valueChanged.connect(self._ask_view)
         form = QFormLayout()
-        form.addRow("Turn", self.yaw)
-        form.addRow("Tilt", self.pitch)
+        for name, slider in (("Turn", self.yaw), ("Tilt", self.pitch)):
+            degrees = QLabel("0°", minimumWidth=36, alignment=Qt.AlignmentFlag.AlignRight)
+            slider.valueChanged.connect(lambda value, label=degrees: label.setText(f"{value}°"))
+            row = QHBoxLayout()
+            row.addWidget(slider, 1)
+            row.addWidget(degrees)
+            form.addRow(name, row)
         note = QLabel("468 vertices from the face (MediaPipe Face Mesh), painted with the face at twice "
                       "the generator's size. The .obj opens in Blender and other 3D tools.", wordWrap=True)
         note.setProperty("role", "muted")
