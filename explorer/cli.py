@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
     p.add_argument("--out", type=Path, required=True,
                    help="the .obj to write; its .mtl, .png texture and .json sidecar go beside it")
+    p.add_argument("--turntable", choices=["mp4", "gif"],
+                   help="also a looping turntable of the mesh, ±45° in 3 s, as NAME-turntable.mp4 or .gif "
+                        "(with its .json) beside the .obj")
     p.add_argument("--size", type=int, metavar="PX", help="texture side in px (default: twice the generator's)")
     p.add_argument("--upscale", choices=["superres", "lanczos"],
                    help="how the texture is enlarged (default: superres where the weights have it)")

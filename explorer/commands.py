@@ -122,21 +122,39 @@ def cmd_edit(args) -> int:
 
 
 def cmd_mesh(args) -> int:
-    from explorer.export import check_size, face_mesh, mesh_sidecar, save_mesh, upscale_method
+    from explorer.export import (
+        TURNTABLE,
+        check_size,
+        export_frames,
+        face_mesh,
+        mesh_sidecar,
+        save_mesh,
+        sidecar_path,
+        turntable_frames,
+        upscale_method,
+    )
     from explorer.face3d import FaceMeshModel
     from explorer.session import Session
     bundle = _bundle(args)
     if args.size is not None:
         check_size(args.size)
     upscale = upscale_method(bundle, args.upscale)
+    loop = None if args.turntable is None else args.out.with_name(f"{args.out.stem}-turntable.{args.turntable}")
+    for path in ([] if loop is None else [loop, sidecar_path(loop)]):
+        if path.exists():
+            raise UserError(f"{path}: already exists (choose another --out; nothing is overwritten)")
     model = FaceMeshModel()
     session = Session(psi=args.trunc).with_keyframe(0, _keyframe(bundle, args.face, args.refine))
     session = _with_edits(bundle, session, args)
     ws = session.ws(bundle)
     mesh = face_mesh(bundle, model, ws, args.size, upscale)
-    out = save_mesh(mesh, args.out, sidecar=mesh_sidecar(bundle, session, ws, mesh, upscale))
+    sidecar = mesh_sidecar(bundle, session, ws, mesh, upscale)
+    out = save_mesh(mesh, args.out, sidecar=sidecar)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "
           f"{out.with_suffix('.mtl').name}, {out.with_suffix('.png').name} and {out.with_suffix('.json').name}")
+    if loop is not None:
+        export_frames(turntable_frames(mesh), loop, fps=TURNTABLE["fps"], sidecar={**sidecar, "turntable": TURNTABLE})
+        print(f"wrote the turntable, {TURNTABLE['frames']} frames, to {loop}")
     return 0
 
 

@@ -28,7 +28,15 @@ from PIL.PngImagePlugin import PngInfo
 
 from explorer import __version__
 from explorer.errors import UserError
-from explorer.face3d import FaceMesh, FaceMeshModel, mtl_text, obj_text, reconstruct_face
+from explorer.face3d import (
+    FaceMesh,
+    FaceMeshModel,
+    mtl_text,
+    obj_text,
+    reconstruct_face,
+    render_mesh,
+    turntable_yaws,
+)
 from explorer.images import to_uint8
 from explorer.netio import read_json, write_json
 from explorer.nets.stylegan import layer_groups
@@ -43,6 +51,7 @@ MORPH_BATCH = 8  # frames rendered per generator call
 MAX_SIZE = 4096  # px, the largest frame side an export is resized to
 UPSCALE_METHODS = ("superres", "lanczos")  # how exports larger than the generator's images are made
 MESH_TEXTURE_FACTOR = 2  # a 3D face's texture, in multiples of the generator's resolution (the superres size)
+TURNTABLE = {"frames": 72, "fps": 24, "max_yaw": 45.0, "side": 384}   # a 3 s loop, ±45°, 384² px
 MESH_METHOD = "MediaPipe Face Mesh (Kartynnik et al., 2019), 468 vertices; eyes and mouth closed"
 
 
@@ -113,10 +122,20 @@ def face_mesh(bundle: ModelBundle, model: FaceMeshModel, ws: torch.Tensor, size:
 
 
 def mesh_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, mesh: FaceMesh, upscale: str) -> dict:
-    """``still_sidecar`` of the mesh's texture, plus what the mesh is (``"mesh"``)."""
+    """``still_sidecar`` of the mesh's texture, plus what the mesh is (``"mesh"``); a turntable's
+    sidecar adds ``{"turntable": TURNTABLE}``."""
     return {**still_sidecar(bundle, session, ws, len(mesh.texture), upscale),
             "mesh": {"method": MESH_METHOD, "vertices": len(mesh.vertices), "triangles": len(mesh.triangles),
                      "presence": round(mesh.presence, 4), "units": "face width; x right, y up, z towards the viewer"}}
+
+
+def turntable_frames(mesh: FaceMesh, on_frame: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+    """The ``TURNTABLE`` loop of ``mesh`` (``face3d.turntable_yaws``, ``render_mesh``) as uint8
+    [side, side, 3] frames for ``export_frames``; ``on_frame(done)`` after each."""
+    for done, yaw in enumerate(turntable_yaws(TURNTABLE["frames"], TURNTABLE["max_yaw"]), 1):
+        yield render_mesh(mesh, float(yaw), 0.0, TURNTABLE["side"])
+        if on_frame is not None:
+            on_frame(done)
 
 
 def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:

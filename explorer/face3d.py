@@ -203,6 +203,13 @@ def render_mesh(mesh: FaceMesh, yaw: float = 0.0, pitch: float = 0.0, side: int 
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def turntable_yaws(frames: int, max_yaw: float) -> np.ndarray:
+    """float64 [frames] turns in degrees for a looping turntable: ``max_yaw`` · sin(2π i / frames),
+    from the front to one side, back, to the other side and towards the front again, slowing at
+    the sides; the frame after the last would be the first."""
+    return max_yaw * np.sin(2 * np.pi * np.arange(frames) / frames)
+
+
 def _vertex_normals(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals [V, 3] of counter-clockwise triangles, unit length."""
     face = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from explorer.errors import UserError
 from explorer.export import (
+    TURNTABLE,
     export_frames,
     face_mesh,
     mesh_sidecar,
@@ -34,6 +35,7 @@ from explorer.export import (
     save_mesh,
     save_still,
     still_sidecar,
+    turntable_frames,
     upscale_method,
 )
 from explorer.face3d import FaceMesh, FaceMeshModel, render_mesh
@@ -194,6 +196,12 @@ class InferenceWorker(QObject):
         .json beside it: ``export.save_mesh``); answers with ``exported`` or ``failed``."""
         self._queue(self._save_mesh, session, mesh, out_path)
 
+    def submit_turntable(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
+        """Export the looping turntable of ``mesh`` (``export.turntable_frames``) to ``out_path``
+        (.mp4, .gif or a folder) with the mesh's sidecar; answers with ``progress`` then
+        ``exported`` or ``failed``."""
+        self._queue(self._turntable, session, mesh, out_path)
+
     def stop(self) -> None:
         """End the thread after the request in progress (an export runs to its end, a
         refinement stops after its current step); pending requests are dropped. Idempotent."""
@@ -305,6 +313,16 @@ class InferenceWorker(QObject):
     def _save_mesh(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
         sidecar = mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
         self.exported.emit(str(save_mesh(mesh, Path(out_path), sidecar=sidecar)))
+
+    def _turntable(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
+        def on_frame(done: int) -> None:
+            self.progress.emit(done, TURNTABLE["frames"])
+            self._render_pending()
+
+        sidecar = mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
+        frames = turntable_frames(mesh, on_frame)
+        self.exported.emit(str(export_frames(frames, Path(out_path), fps=TURNTABLE["fps"],
+                                             sidecar={**sidecar, "turntable": TURNTABLE})))
 
     def _seeds(self, seeds: list[int], psi: float) -> None:
         ws = torch.cat([Session(seed=seed, psi=psi).ws(self.bundle) for seed in seeds])

@@ -126,19 +126,28 @@ def test_save_mesh_writes_four_files_and_overwrites_nothing(model, bundle, tmp_p
 def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, bad_photo):
     folder = tmp_path / "meshes"
     out = folder / "older.obj"
-    assert cli_main(["mesh", "seed:11", "--set", "age=1.5", "--out", str(out), "--size", "192"]) == 0
+    assert cli_main(["mesh", "seed:11", "--set", "age=1.5", "--out", str(out), "--size", "192",
+                     "--turntable", "mp4"]) == 0
     assert "898 triangles" in capsys.readouterr().out
     assert Image.open(folder / "older.png").size == (192, 192)
+    assert json.loads((folder / "older-turntable.json").read_text())["turntable"]["frames"] == 72
+    assert (folder / "older-turntable.mp4").stat().st_size > 0
     saved = read_session(bundle, out)
     assert saved.sliders == {"age": 1.5} and saved.key_a.seed == 11
+    (folder / "new-turntable.gif").write_bytes(b"mine")
     for args, message in (([str(bad_photo("no-face")), "--out", str(folder / "x.obj")], "no-face.png: no face"),
                           (["seed:1", "--set", "age=9", "--out", str(folder / "y.obj")], "outside the slider range"),
                           (["seed:1", "--size", "8", "--out", str(folder / "z.obj")], "outside 16"),
-                          (["seed:1", "--out", str(out)], "already exists")):
+                          (["seed:1", "--out", str(out)], "already exists"),
+                          (["seed:1", "--out", str(folder / "new.obj"), "--turntable", "gif"],
+                           "new-turntable.gif: already exists")):
         assert cli_main(["mesh", *args]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
-    assert sorted(p.name for p in folder.iterdir()) == ["older.json", "older.mtl", "older.obj", "older.png"]
+    assert (folder / "new-turntable.gif").read_bytes() == b"mine"            # and no new.obj beside it
+    assert sorted(p.name for p in folder.iterdir()) == ["new-turntable.gif", "older-turntable.json",
+                                                        "older-turntable.mp4", "older.json", "older.mtl",
+                                                        "older.obj", "older.png"]
 
 
 def test_cli_mesh_of_a_photo(tmp_path, shared_data, bundle):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 
 from explorer import worker as worker_module
-from explorer.export import render_at
+from explorer.export import TURNTABLE, render_at
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
 from explorer.gui.seed_browser import SeedBrowser
@@ -640,3 +640,19 @@ def test_3d_face_dialog_turns_and_saves_the_face(qtbot, window, bundle, tmp_path
     assert window.status.message() == f"Saved {tmp_path / 'head.obj'}"          # .obj added to a bare name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["head.json", "head.mtl", "head.obj", "head.png"]
     assert_close(np.asarray(Image.open(tmp_path / "head.png")), texture)
+
+    def choose_gif(parent, title, path, name_filter):
+        asked.append(path)
+        return str(tmp_path / "spin"), "GIF animation (*.gif)"
+
+    monkeypatch.setattr(face3d_dialog.QFileDialog, "getSaveFileName", choose_gif)
+    dialog.turntable_button.click()
+    qtbot.waitUntil(lambda: window.status.message() == f"Saved {tmp_path / 'spin.gif'}", timeout=TIMEOUT)
+    assert asked[-1] == str(tmp_path / "face-3d-turntable.mp4")
+    frames = iio.imread(tmp_path / "spin.gif", index=None)
+    side = TURNTABLE["side"]
+    assert frames.shape[:3] == (TURNTABLE["frames"], side, side)
+    quarter = TURNTABLE["frames"] // 4                                          # the turn's right end, +45°
+    assert np.abs(frames[quarter].astype(int) - frames[0].astype(int)).mean() > 5
+    sidecar = json.loads((tmp_path / "spin.json").read_text())
+    assert sidecar["turntable"] == TURNTABLE and Session.from_json(json.dumps(sidecar["session"])) == window.session

@@ -1,5 +1,5 @@
 """"3D face…": the face on screen as a textured 3D mesh, turned and tilted with two sliders, saved
-as OBJ for 3D tools. The mesh and every view of it are made on the worker."""
+as OBJ for 3D tools or as a turntable video. The mesh and every view of it are made on the worker."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ MAX_PITCH = 40
 class Face3DDialog(QDialog):
     """Shows the 3D face of ``session``: built on the worker when the dialog opens, then drawn
     from the side the sliders ask for (newest view wins). "Save OBJ…" writes the mesh, its
-    material, texture and sidecar beside each other (``export.save_mesh``).
+    material, texture and sidecar beside each other (``export.save_mesh``); "Save turntable…" a
+    looping MP4 or GIF of it turning ±45° (``export.turntable_frames``).
 
     Attributes:
         mesh: the 3D face once the worker has made it, else None.
@@ -67,10 +68,14 @@ class Face3DDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.save_button = QPushButton("Save OBJ…", enabled=False, toolTip="Save the mesh as .obj, with its "
                                        ".mtl material, .png texture and a .json that records how the face was made")
+        self.turntable_button = QPushButton("Save turntable…", enabled=False,
+                                            toolTip="Save a 3-second loop of the face turning ±45°, as MP4 or GIF")
         front = QPushButton("Front view", toolTip="Turn and tilt back to 0°")
         buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.turntable_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(front, QDialogButtonBox.ButtonRole.ResetRole)
         self.save_button.clicked.connect(self._choose_path)
+        self.turntable_button.clicked.connect(self._choose_turntable_path)
         front.clicked.connect(self.front_view)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -93,11 +98,18 @@ class Face3DDialog(QDialog):
         if self.mesh is not None:
             self._worker.submit_save_mesh(self._session, self.mesh, path)
 
+    def save_turntable(self, path: str) -> None:
+        """Export the mesh's turntable to ``path`` (.mp4, .gif, or a folder of PNGs) on the worker,
+        its sidecar beside it; the main window's status bar shows the progress."""
+        if self.mesh is not None:
+            self._worker.submit_turntable(self._session, self.mesh, path)
+
     def _meshed(self, session: Session, mesh: FaceMesh) -> None:
         if session is not self._session:              # another dialog's face
             return
         self.mesh = mesh
         self.save_button.setEnabled(True)
+        self.turntable_button.setEnabled(True)
         self._ask_view()
 
     def _ask_view(self) -> None:
@@ -119,6 +131,14 @@ class Face3DDialog(QDialog):
                                               "Wavefront OBJ (*.obj)")
         if path:
             self.save(path if path.lower().endswith(".obj") else f"{path}.obj")
+
+    def _choose_turntable_path(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Save turntable",
+                                                   str(free_path(self._folder, "face-3d-turntable", ".mp4")),
+                                                   "MP4 video (*.mp4);;GIF animation (*.gif)")
+        if path:
+            suffix = ".gif" if chosen.startswith("GIF") else ".mp4"
+            self.save_turntable(path if path.lower().endswith((".mp4", ".gif")) else f"{path}{suffix}")
 
 
 def _slider(limit: int, tip: str) -> QSlider:
