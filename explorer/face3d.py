@@ -6,7 +6,8 @@ topology from a 192×192 crop. Its TensorFlow Lite model and triangles ship in
 ``assets/face_mesh`` (Apache-2.0; see the README there) and run with ai-edge-litert, without
 mediapipe itself. As in MediaPipe's face-landmark graph, the face is located twice: once in the
 whole image padded by ``FIRST_PAD`` (our images are face crops), then in a square of
-``ROI_SCALE`` × the first landmarks' extent around them, which fixes the framing for any crop.
+``ROI_SCALE`` × the first landmarks' extent around them, so the mesh does not depend on how
+tightly the face is cropped.
 
 The mesh is textured with the image itself: each vertex's texture coordinate is where it lies
 in the image, so the OBJ (``obj_text``, written by ``export.save_mesh``) opens in Blender or any
@@ -76,7 +77,8 @@ class FaceMesh:
 
 @cache
 def triangles() -> np.ndarray:
-    """The mesh's 852 triangles, int32 [852, 3] (``assets/face_mesh/triangles.json``)."""
+    """The mesh's triangles, int32 [898, 3]: MediaPipe's 852 faces and 46 that close the eyes and
+    mouth (``assets/face_mesh/triangles.json``)."""
     return np.asarray(json.loads(TRIANGLES.read_text())["triangles"], dtype=np.int32)
 
 
@@ -98,7 +100,8 @@ class FaceMeshModel:
                                 experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         self._net.allocate_tensors()
         self._input = self._net.get_input_details()[0]["index"]
-        self._landmarks, self._presence = (d["index"] for d in self._net.get_output_details())
+        outputs = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
+        self._landmarks, self._presence = outputs[3 * NUM_VERTICES], outputs[1]
 
     def landmarks(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """The 468 landmarks of the face in ``image`` (uint8 [H, W, 3]) → (float32 [468, 3] with
@@ -166,7 +169,7 @@ def obj_text(mesh: FaceMesh, mtl_name: str) -> str:
 
 
 def mtl_text(texture_name: str) -> str:
-    """The OBJ's material: unlit (diffuse white, no specular), painted with ``texture_name``."""
+    """The OBJ's material: matte (diffuse white, no specular), painted with ``texture_name``."""
     return f"newmtl face\nKd 1 1 1\nKa 0 0 0\nKs 0 0 0\nillum 1\nmap_Kd {texture_name}\n"
 
 
