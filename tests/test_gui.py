@@ -656,3 +656,14 @@ def test_3d_face_dialog_turns_and_saves_the_face(qtbot, window, bundle, tmp_path
     assert np.abs(frames[quarter].astype(int) - frames[0].astype(int)).mean() > 5
     sidecar = json.loads((tmp_path / "spin.json").read_text())
     assert sidecar["turntable"] == TURNTABLE and Session.from_json(json.dumps(sidecar["session"])) == window.session
+
+
+def test_3d_face_dialog_says_when_there_is_no_face(qtbot, window, monkeypatch):
+    from explorer import face3d
+    monkeypatch.setattr(face3d, "MIN_PRESENCE", 1.1)                   # no face is ever sure enough
+    dialog = window.open_face3d()
+    qtbot.waitUntil(lambda: "no face found for a 3D mesh" in dialog.picture.text(), timeout=TIMEOUT)
+    assert dialog.mesh is None and dialog.view is None
+    assert not dialog.save_button.isEnabled() and not dialog.turntable_button.isEnabled()
+    qtbot.waitUntil(window.status.is_error, timeout=TIMEOUT)
+    assert "the face: no face found for a 3D mesh" in window.status.message()
