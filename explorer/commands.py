@@ -124,21 +124,19 @@ def cmd_edit(args) -> int:
 def cmd_mesh(args) -> int:
     from explorer.export import (
         TURNTABLE,
-        check_size,
         export_frames,
         face_mesh,
+        mesh_files,
         mesh_sidecar,
         save_mesh,
         sidecar_path,
         turntable_frames,
-        upscale_method,
     )
     from explorer.face3d import FaceMeshModel
     from explorer.session import Session
     bundle = _bundle(args)
-    if args.size is not None:
-        check_size(args.size)
-    upscale = upscale_method(bundle, args.upscale)
+    size, upscale = _output_size(args, bundle)
+    mesh_files(args.out)                                           # a bad or taken name fails before any work
     loop = None if args.turntable is None else args.out.with_name(f"{args.out.stem}-turntable.{args.turntable}")
     for path in ([] if loop is None else [loop, sidecar_path(loop)]):
         if path.exists():
@@ -147,7 +145,7 @@ def cmd_mesh(args) -> int:
     session = Session(psi=args.trunc).with_keyframe(0, _keyframe(bundle, args.face, args.refine))
     session = _with_edits(bundle, session, args)
     ws = session.ws(bundle)
-    mesh = face_mesh(bundle, model, ws, args.size, upscale)
+    mesh = face_mesh(bundle, model, ws, size, upscale)
     sidecar = mesh_sidecar(bundle, session, ws, mesh, upscale)
     out = save_mesh(mesh, args.out, sidecar=sidecar)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "

@@ -138,6 +138,23 @@ def turntable_frames(mesh: FaceMesh, on_frame: Callable[[int], None] | None = No
             on_frame(done)
 
 
+def mesh_files(out: Path) -> dict[str, Path]:
+    """The files a 3D face saved as ``out`` is made of, by suffix: the .obj, its .png texture,
+    .mtl material and .json sidecar beside it.
+
+    Raises:
+        UserError: ``out`` is not a .obj, or one of the four exists (nothing is overwritten).
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".obj":
+        raise UserError(f"{out}: a 3D face is saved as .obj")
+    paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
+    for path in paths.values():
+        if path.exists():
+            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    return paths
+
+
 def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
     """Write the 3D face ``mesh`` as the Wavefront OBJ ``out`` (``face3d.obj_text``), with its
     material ``out.mtl``, its texture ``out.png`` (``save_png``) and ``sidecar`` as ``out.json``
@@ -150,28 +167,25 @@ def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
         UserError: ``out`` is not a .obj, one of the four files exists (nothing is overwritten),
             or they cannot be written.
     """
-    out = Path(out)
-    if out.suffix.lower() != ".obj":
-        raise UserError(f"{out}: a 3D face is saved as .obj")
-    paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
-    for path in paths.values():
-        if path.exists():
-            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    paths = mesh_files(out)
     tmp = {kind: path.with_name(f".{path.stem}.{os.getpid()}.tmp{kind}") for kind, path in paths.items()}
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        paths[".obj"].parent.mkdir(parents=True, exist_ok=True)
         save_png(mesh.texture, tmp[".png"])
         tmp[".mtl"].write_text(mtl_text(paths[".png"].name))
         write_json(tmp[".json"], sidecar)
         tmp[".obj"].write_text(obj_text(mesh, paths[".mtl"].name))
+        for path in paths.values():
+            if path.exists():
+                raise UserError(f"{path}: appeared while saving (nothing is overwritten)")
         for kind in (".png", ".mtl", ".json", ".obj"):
             os.replace(tmp[kind], paths[kind])
     except OSError as e:
-        raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
+        raise UserError(f"{paths['.obj']}: cannot write ({e.strerror or e})") from None
     finally:
         for path in tmp.values():
             path.unlink(missing_ok=True)
-    return out
+    return paths[".obj"]
 
 
 def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None]) -> Path:

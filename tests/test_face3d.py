@@ -139,6 +139,7 @@ def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, b
                           (["seed:1", "--set", "age=9", "--out", str(folder / "y.obj")], "outside the slider range"),
                           (["seed:1", "--size", "8", "--out", str(folder / "z.obj")], "outside 16"),
                           (["seed:1", "--out", str(out)], "already exists"),
+                          (["seed:1", "--out", str(folder / "new.ply")], "new.ply: a 3D face is saved as .obj"),
                           (["seed:1", "--out", str(folder / "new.obj"), "--turntable", "gif"],
                            "new-turntable.gif: already exists")):
         assert cli_main(["mesh", *args]) == 1
