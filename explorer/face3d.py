@@ -193,15 +193,14 @@ def render_mesh(mesh: FaceMesh, yaw: float = 0.0, pitch: float = 0.0, side: int 
     normals = _vertex_normals(v, mesh.triangles)
     screen = np.stack([side / 2 + scale * v[:, 0], side / 2 - scale * v[:, 1]], axis=1)
     owner, weights = _rasterize(screen, v[:, 2], mesh.triangles, side)
-    image = np.empty((side, side, 3), np.float64)
+    image = np.empty((side, side, 3), np.float32)
     image[:] = BACKGROUND
     hit = owner >= 0
     corners = mesh.triangles[owner[hit]]                             # [P, 3] vertex indices
-    w = weights[hit][:, :, None]                                     # [P, 3, 1]
-    uv = (mesh.uv()[corners] * w).sum(axis=1)
-    n = (normals[corners] * w).sum(axis=1)
-    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-    shade = AMBIENT + (1 - AMBIENT) * np.clip(n @ LIGHT, 0, 1)
+    w = weights[hit]                                                 # [P, 3]
+    uv = np.einsum("pk,pkc->pc", w, mesh.uv()[corners])
+    n = np.einsum("pk,pkc->pc", w, normals.astype(np.float32)[corners])
+    shade = AMBIENT + (1 - AMBIENT) * np.clip((n @ LIGHT.astype(np.float32)) / (np.linalg.norm(n, axis=1) + 1e-12), 0, 1)
     image[hit] = _sample(mesh.texture, uv) * shade[:, None]
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
@@ -226,6 +225,7 @@ def _rasterize(screen: np.ndarray, depth: np.ndarray, tris: np.ndarray, side: in
     """Per pixel, the nearest front-facing triangle covering its centre (int [side, side], -1 for
     none) and that pixel's barycentric weights (float [side, side, 3]). All triangles at once:
     every pixel of every triangle's bounding box is a candidate, and the nearest inside one wins."""
+    screen = screen.astype(np.float32)
     p0, p1, p2 = screen[tris[:, 0]], screen[tris[:, 1]], screen[tris[:, 2]]     # [T, 2] each
     area = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p1[:, 1] - p0[:, 1]) * (p2[:, 0] - p0[:, 0])
     front = np.flatnonzero(area < 0)                                 # screen y is down: front faces turn clockwise
@@ -233,13 +233,13 @@ def _rasterize(screen: np.ndarray, depth: np.ndarray, tris: np.ndarray, side: in
     hi = np.clip(np.ceil(np.maximum(np.maximum(p0, p1), p2)[front]), 0, side).astype(np.int64)
     size = np.maximum(hi - lo, 0)                                    # [T', 2] bounding-box width, height
     counts = size[:, 0] * size[:, 1]
-    owner_of = np.repeat(np.arange(len(front)), counts)              # [P] candidate → triangle
-    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    owner_of = np.repeat(np.arange(len(front), dtype=np.int32), counts)   # [P] candidate → triangle
+    local = np.arange(counts.sum(), dtype=np.int32) - np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
     px = lo[owner_of, 0] + local % size[owner_of, 0]
     py = lo[owner_of, 1] + local // size[owner_of, 0]
     t = front[owner_of]
     a, b, c = p0[t], p1[t], p2[t]
-    cx, cy = px + 0.5, py + 0.5
+    cx, cy = px.astype(np.float32) + 0.5, py.astype(np.float32) + 0.5
     w0 = ((b[:, 0] - cx) * (c[:, 1] - cy) - (b[:, 1] - cy) * (c[:, 0] - cx)) / area[t]
     w1 = ((c[:, 0] - cx) * (a[:, 1] - cy) - (c[:, 1] - cy) * (a[:, 0] - cx)) / area[t]
     w = np.stack([w0, w1, 1 - w0 - w1], axis=1)                      # [P, 3]
@@ -251,7 +251,7 @@ def _rasterize(screen: np.ndarray, depth: np.ndarray, tris: np.ndarray, side: in
     last[:-1] = pixel[order][1:] != pixel[order][:-1]
     nearest = order[last]
     owner = np.full(side * side, -1, np.int64)
-    weights = np.zeros((side * side, 3))
+    weights = np.zeros((side * side, 3), np.float32)
     owner[pixel[nearest]] = t[nearest]
     weights[pixel[nearest]] = w[nearest]
     return owner.reshape(side, side), weights.reshape(side, side, 3)
@@ -265,6 +265,6 @@ def _sample(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
     x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    t = texture.astype(np.float64)
+    t = texture.astype(np.float32)
     return (t[y0, x0] * (1 - fx) + t[y0, x1] * fx) * (1 - fy) + (t[y1, x0] * (1 - fx) + t[y1, x1] * fx) * fy
 
