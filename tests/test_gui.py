@@ -626,6 +626,11 @@ def test_3d_face_dialog_turns_and_saves_the_face(qtbot, window, bundle, tmp_path
     dialog.front_view()
     qtbot.waitUntil(lambda: (dialog.view.yaw, dialog.view.pitch) == (0, 0), timeout=TIMEOUT)
     assert np.array_equal(dialog.view.image, front)
+    QTest.mousePress(dialog.picture, Qt.MouseButton.LeftButton, pos=QPoint(100, 200))
+    QTest.mouseMove(dialog.picture, QPoint(140, 180))                   # 40 px right, 20 px up
+    QTest.mouseRelease(dialog.picture, Qt.MouseButton.LeftButton, pos=QPoint(140, 180))
+    assert (dialog.yaw.value(), dialog.pitch.value()) == (20, 10)
+    qtbot.waitUntil(lambda: (dialog.view.yaw, dialog.view.pitch) == (20, 10), timeout=TIMEOUT)
 
     asked = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,11 +29,42 @@ from explorer.worker import InferenceWorker, MeshView
 VIEW_SIDE = 360          # px of the preview
 MAX_YAW = 80             # degrees either way
 MAX_PITCH = 40
+DEGREES_PER_PX = 0.5     # dragging the picture turns the face by this much a pixel
+
+
+class MeshPicture(QLabel):
+    """The preview: a label that turns the face when dragged.
+
+    Signals:
+        dragged(dx, dy): the mouse moved by (dx, dy) px with a button held.
+    """
+
+    dragged = Signal(int, int)
+
+    def __init__(self, text: str):
+        super().__init__(text, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.setToolTip("Drag to turn and tilt the face")
+        self._last: QPoint | None = None
+
+    def mousePressEvent(self, event) -> None:
+        self._last = event.position().toPoint()
+        self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._last is not None:
+            here = event.position().toPoint()
+            self.dragged.emit(here.x() - self._last.x(), here.y() - self._last.y())
+            self._last = here
+
+    def mouseReleaseEvent(self, event) -> None:
+        self._last = None
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
 
 
 class Face3DDialog(QDialog):
     """Shows the 3D face of ``session``: built on the worker when the dialog opens, then drawn
-    from the side the sliders ask for (newest view wins). "Save OBJ…" writes the mesh, its
+    from the side the sliders (or a drag on the picture) ask for (newest view wins). "Save OBJ…" writes the mesh, its
     material, texture and sidecar beside each other (``export.save_mesh``); "Save turntable…" a
     looping MP4 or GIF of it turning ±45° (``export.turntable_frames``).
 
@@ -48,8 +79,9 @@ class Face3DDialog(QDialog):
         self._worker, self._session, self._folder = worker, session, folder
         self.mesh: FaceMesh | None = None
         self.view: MeshView | None = None
-        self.picture = QLabel("Building the 3D face…", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.picture = MeshPicture("Building the 3D face…")
         self.picture.setFixedSize(VIEW_SIDE, VIEW_SIDE)
+        self.picture.dragged.connect(self._dragged)
         self.yaw = _slider(MAX_YAW, "Turn the face left or right (degrees)")
         self.pitch = _slider(MAX_PITCH, "Tilt the chin up or down (degrees)")
         for slider in (self.yaw, self.pitch):
@@ -111,6 +143,11 @@ class Face3DDialog(QDialog):
         self.save_button.setEnabled(True)
         self.turntable_button.setEnabled(True)
         self._ask_view()
+
+    def _dragged(self, dx: int, dy: int) -> None:
+        """Dragging right turns the face to the viewer's right; dragging up tilts the chin up."""
+        self.yaw.setValue(self.yaw.value() + round(dx * DEGREES_PER_PX))
+        self.pitch.setValue(self.pitch.value() - round(dy * DEGREES_PER_PX))
 
     def _ask_view(self) -> None:
         if self.mesh is not None:
