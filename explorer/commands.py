@@ -145,7 +145,7 @@ def cmd_mesh(args) -> int:
     session = Session(psi=args.trunc).with_keyframe(0, _keyframe(bundle, args.face, args.refine))
     session = _with_edits(bundle, session, args)
     ws = session.ws(bundle)
-    mesh = face_mesh(bundle, model, ws, size, upscale)
+    mesh = face_mesh(bundle, model, ws, size, upscale, source=f"{args.face} (as rendered)")
     sidecar = mesh_sidecar(bundle, session, ws, mesh, upscale)
     out = save_mesh(mesh, args.out, sidecar=sidecar)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "

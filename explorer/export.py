@@ -108,17 +108,18 @@ def save_still(image: np.ndarray, out: Path, *, sidecar: dict) -> Path:
 
 
 def face_mesh(bundle: ModelBundle, model: FaceMeshModel, ws: torch.Tensor, size: int | None = None,
-              upscale: str | None = None) -> FaceMesh:
+              upscale: str | None = None, source: str = "the face") -> FaceMesh:
     """The 3D face of W+ [1, num_ws, w_dim], textured with its render at ``size``² px (default
     twice the generator's resolution, made with ``upscale``: by default the face
     super-resolution network where the weights have it, else Lanczos; see ``render_at``).
 
     Raises:
-        UserError: a bad size or upscaling, or no face found in the render (``reconstruct_face``).
+        UserError: a bad size or upscaling, or no face found in the render (``reconstruct_face``;
+            the message names ``source``).
     """
     upscale = upscale_method(bundle, upscale)
     texture = render_at(bundle, ws, size or MESH_TEXTURE_FACTOR * bundle.resolution, upscale)[0]
-    return reconstruct_face(model, texture, "the face")
+    return reconstruct_face(model, texture, source)
 
 
 def mesh_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, mesh: FaceMesh, upscale: str) -> dict:

@@ -161,3 +161,11 @@ def test_cli_mesh_of_a_photo(tmp_path, shared_data, bundle):
     texture = np.asarray(Image.open(tmp_path / "astronaut.png"))
     expected = render_at(bundle, saved.ws(bundle), 2 * bundle.resolution, "superres")[0]
     assert np.abs(texture.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_cli_mesh_says_when_the_render_has_no_face(tmp_path, capsys, monkeypatch):
+    from explorer import face3d
+    monkeypatch.setattr(face3d, "MIN_PRESENCE", 1.1)                   # no face is ever sure enough
+    assert cli_main(["mesh", "seed:5", "--out", str(tmp_path / "x.obj")]) == 1
+    assert capsys.readouterr().err.startswith("error: seed:5 (as rendered): no face found for a 3D mesh")
+    assert not any(tmp_path.iterdir())
