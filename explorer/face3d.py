@@ -14,6 +14,9 @@ in the image, so the OBJ (``obj_text``, written by ``export.save_mesh``) opens i
 3D tool with the face painted on. The eyes and mouth, holes in MediaPipe's topology, are closed
 by strips of triangles (``assets/face_mesh/make_assets.py``), so they are painted too.
 
+The preview (``render_mesh``) is drawn in numpy, with a z-buffer and smooth shading, rather than
+through OpenGL, so it looks the same in the dialog, offscreen, in tests and in turntable exports.
+
 Coordinates of ``FaceMesh.vertices``: x right and y down in the texture's pixels; z is depth in
 the same units, larger towards the viewer (MediaPipe's z is negated). Relative depth only: the
 network predicts a weak-perspective shape, scaled with the face's width.
