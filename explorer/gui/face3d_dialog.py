@@ -64,9 +64,10 @@ class MeshPicture(QLabel):
 
 class Face3DDialog(QDialog):
     """Shows the 3D face of ``session``: built on the worker when the dialog opens, then drawn
-    from the side the sliders (or a drag on the picture) ask for (newest view wins). "Save OBJ…" writes the mesh, its
-    material, texture and sidecar beside each other (``export.save_mesh``); "Save turntable…" a
-    looping MP4 or GIF of it turning ±45° (``export.turntable_frames``).
+    from the side the sliders (or a drag on the picture) ask for, newest view winning.
+    "Save OBJ…" writes the mesh, its material, texture and sidecar beside each other
+    (``export.save_mesh``); "Save turntable…" a looping MP4 or GIF of it turning ±45°
+    (``export.turntable_frames``).
 
     Attributes:
         mesh: the 3D face once the worker has made it, else None.
