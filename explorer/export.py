@@ -159,7 +159,7 @@ def mesh_files(out: Path) -> dict[str, Path]:
 def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
     """Write the 3D face ``mesh`` as the Wavefront OBJ ``out`` (``face3d.obj_text``), with its
     material ``out.mtl``, its texture ``out.png`` (``save_png``) and ``sidecar`` as ``out.json``
-    beside it. Each is written under a temporary name and renamed into place, the OBJ last.
+    beside it, each under a temporary name first and renamed into place, the OBJ last.
 
     Returns:
         ``out``.
@@ -169,47 +169,45 @@ def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
             or they cannot be written.
     """
     paths = mesh_files(out)
-    tmp = {kind: path.with_name(f".{path.stem}.{os.getpid()}.tmp{kind}") for kind, path in paths.items()}
-    try:
-        paths[".obj"].parent.mkdir(parents=True, exist_ok=True)
-        save_png(mesh.texture, tmp[".png"])
-        tmp[".mtl"].write_text(mtl_text(paths[".png"].name))
-        write_json(tmp[".json"], sidecar)
-        tmp[".obj"].write_text(obj_text(mesh, paths[".mtl"].name))
-        for path in paths.values():
-            if path.exists():
-                raise UserError(f"{path}: appeared while saving (nothing is overwritten)")
-        for kind in (".png", ".mtl", ".json", ".obj"):
-            os.replace(tmp[kind], paths[kind])
-    except OSError as e:
-        raise UserError(f"{paths['.obj']}: cannot write ({e.strerror or e})") from None
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
-    return paths[".obj"]
+    texture, material = paths[".png"], paths[".mtl"]
+    return _write_new(paths[".obj"], sidecar, lambda tmp: tmp.write_text(obj_text(mesh, material.name)),
+                      {texture: lambda tmp: save_png(mesh.texture, tmp),
+                       material: lambda tmp: tmp.write_text(mtl_text(texture.name))})
 
 
-def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None]) -> Path:
-    """``write(tmp)`` a file or folder under a temporary name beside ``out``, write ``sidecar``
-    (into the folder, or beside the file), then rename it to ``out``; nothing existing is replaced."""
-    for path in (out, sidecar_path(out)):
+def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
+               companions: dict[Path, Callable[[Path], None]] | None = None) -> Path:
+    """``write(tmp)`` a file or folder under a temporary name beside ``out``, and each companion
+    file (``companions[path](tmp)``, e.g. an OBJ's texture) under one beside its path; write
+    ``sidecar`` into the folder, or as a companion beside the file; then rename all into place,
+    ``out`` last. Nothing existing is replaced."""
+    files = dict(companions or {})
+    if out.suffix != "":
+        files[sidecar_path(out)] = lambda tmp: write_json(tmp, sidecar)
+    for path in (out, *files):
         if path.exists():
             raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    tmp = {path: path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}") for path in (*files, out)}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        write_json(tmp / FOLDER_SIDECAR if out.suffix == "" else sidecar_path(out), sidecar)
-        if out.exists():
-            raise UserError(f"{out}: appeared while exporting (nothing is overwritten)")
-        os.replace(tmp, out)
+        for path, write_file in files.items():
+            write_file(tmp[path])
+        write(tmp[out])
+        if out.suffix == "":
+            write_json(tmp[out] / FOLDER_SIDECAR, sidecar)
+        for path in (*files, out):
+            if path.exists():
+                raise UserError(f"{path}: appeared while exporting (nothing is overwritten)")
+        for path in (*files, out):
+            os.replace(tmp[path], path)
     except OSError as e:
         raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        for path in tmp.values():
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
     return out
 
 
