@@ -124,13 +124,12 @@ def cmd_edit(args) -> int:
 def cmd_mesh(args) -> int:
     from explorer.export import (
         TURNTABLE,
-        export_frames,
+        export_turntable,
         face_mesh,
         mesh_files,
         mesh_sidecar,
         save_mesh,
         sidecar_path,
-        turntable_frames,
     )
     from explorer.face3d import FaceMeshModel
     from explorer.session import Session
@@ -151,7 +150,7 @@ def cmd_mesh(args) -> int:
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "
           f"{out.with_suffix('.mtl').name}, {out.with_suffix('.png').name} and {out.with_suffix('.json').name}")
     if loop is not None:
-        export_frames(turntable_frames(mesh), loop, fps=TURNTABLE["fps"], sidecar={**sidecar, "turntable": TURNTABLE})
+        export_turntable(mesh, loop, sidecar=sidecar)
         print(f"wrote the turntable, {TURNTABLE['frames']} frames, to {loop}")
     return 0
 

@@ -123,20 +123,31 @@ def face_mesh(bundle: ModelBundle, model: FaceMeshModel, ws: torch.Tensor, size:
 
 
 def mesh_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, mesh: FaceMesh, upscale: str) -> dict:
-    """``still_sidecar`` of the mesh's texture, plus what the mesh is (``"mesh"``); a turntable's
-    sidecar adds ``{"turntable": TURNTABLE}``."""
+    """``still_sidecar`` of the mesh's texture, plus what the mesh is (``"mesh"``)."""
     return {**still_sidecar(bundle, session, ws, len(mesh.texture), upscale),
             "mesh": {"method": MESH_METHOD, "vertices": len(mesh.vertices), "triangles": len(mesh.triangles),
                      "presence": round(mesh.presence, 4), "units": "face width; x right, y up, z towards the viewer"}}
 
 
-def turntable_frames(mesh: FaceMesh, on_frame: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-    """The ``TURNTABLE`` loop of ``mesh`` (``face3d.turntable_yaws``, ``render_mesh``) as uint8
-    [side, side, 3] frames for ``export_frames``; ``on_frame(done)`` after each."""
-    for done, yaw in enumerate(turntable_yaws(TURNTABLE["frames"], TURNTABLE["max_yaw"]), 1):
-        yield render_mesh(mesh, float(yaw), 0.0, TURNTABLE["side"])
-        if on_frame is not None:
-            on_frame(done)
+def export_turntable(mesh: FaceMesh, out: Path, *, sidecar: dict,
+                     on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write the ``TURNTABLE`` loop of ``mesh`` (``face3d.turntable_yaws``, ``render_mesh``:
+    uint8 [side, side, 3] frames) to ``out`` (.mp4, .gif or a new folder, as ``export_frames``)
+    with ``sidecar`` plus ``{"turntable": TURNTABLE}``; ``on_frame(done)`` after each frame.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        UserError: as ``export_frames``.
+    """
+    def frames() -> Iterator[np.ndarray]:
+        for done, yaw in enumerate(turntable_yaws(TURNTABLE["frames"], TURNTABLE["max_yaw"]), 1):
+            yield render_mesh(mesh, float(yaw), 0.0, TURNTABLE["side"])
+            if on_frame is not None:
+                on_frame(done)
+
+    return export_frames(frames(), out, fps=TURNTABLE["fps"], sidecar={**sidecar, "turntable": TURNTABLE})
 
 
 def mesh_files(out: Path) -> dict[str, Path]:

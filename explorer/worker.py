@@ -26,6 +26,7 @@ from explorer.errors import UserError
 from explorer.export import (
     TURNTABLE,
     export_frames,
+    export_turntable,
     face_mesh,
     mesh_sidecar,
     morph_frames,
@@ -35,7 +36,6 @@ from explorer.export import (
     save_mesh,
     save_still,
     still_sidecar,
-    turntable_frames,
     upscale_method,
 )
 from explorer.face3d import FaceMesh, FaceMeshModel, render_mesh
@@ -197,7 +197,7 @@ class InferenceWorker(QObject):
         self._queue(self._save_mesh, session, mesh, out_path)
 
     def submit_turntable(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
-        """Export the looping turntable of ``mesh`` (``export.turntable_frames``) to ``out_path``
+        """Export the looping turntable of ``mesh`` (``export.export_turntable``) to ``out_path``
         (.mp4, .gif or a folder) with the mesh's sidecar; answers with ``progress`` then
         ``exported`` or ``failed``."""
         self._queue(self._turntable, session, mesh, out_path)
@@ -310,19 +310,20 @@ class InferenceWorker(QObject):
     def _mesh_view(self, mesh: FaceMesh, yaw: float, pitch: float, side: int) -> None:
         self.mesh_viewed.emit(MeshView(mesh, yaw, pitch, render_mesh(mesh, yaw, pitch, side)))
 
+    def _mesh_sidecar(self, session: Session, mesh: FaceMesh) -> dict:
+        """The sidecar of ``mesh``, made by ``_mesh`` with the bundle's default upscaling."""
+        return mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
+
     def _save_mesh(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
-        sidecar = mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
-        self.exported.emit(str(save_mesh(mesh, Path(out_path), sidecar=sidecar)))
+        self.exported.emit(str(save_mesh(mesh, Path(out_path), sidecar=self._mesh_sidecar(session, mesh))))
 
     def _turntable(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
         def on_frame(done: int) -> None:
             self.progress.emit(done, TURNTABLE["frames"])
             self._render_pending()
 
-        sidecar = mesh_sidecar(self.bundle, session, session.ws(self.bundle), mesh, upscale_method(self.bundle))
-        frames = turntable_frames(mesh, on_frame)
-        self.exported.emit(str(export_frames(frames, Path(out_path), fps=TURNTABLE["fps"],
-                                             sidecar={**sidecar, "turntable": TURNTABLE})))
+        out = export_turntable(mesh, Path(out_path), sidecar=self._mesh_sidecar(session, mesh), on_frame=on_frame)
+        self.exported.emit(str(out))
 
     def _seeds(self, seeds: list[int], psi: float) -> None:
         ws = torch.cat([Session(seed=seed, psi=psi).ws(self.bundle) for seed in seeds])

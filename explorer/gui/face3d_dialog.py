@@ -67,7 +67,7 @@ class Face3DDialog(QDialog):
     from the side the sliders (or a drag on the picture) ask for, newest view winning.
     "Save OBJ…" writes the mesh, its material, texture and sidecar beside each other
     (``export.save_mesh``); "Save turntable…" a looping MP4 or GIF of it turning ±45°
-    (``export.turntable_frames``).
+    (``export.export_turntable``).
 
     Attributes:
         mesh: the 3D face once the worker has made it, else None.
