@@ -104,6 +104,24 @@ def test_a_trained_generator_gets_gradients_through_its_kernels():
     assert all(block.conv0.conv.weight.grad is not None for block in G.synthesis.blocks if block.conv0 is not None)
 
 
+def test_a_generator_frozen_in_turns_never_renders_kernels_from_before_a_step():
+    """G is frozen while D trains; a fused Adam step between does not move the weight's version
+    counter, and the frozen render after it must still use the stepped weights."""
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(resolution=16, **SMALL, resample="stylegan2")
+    G, reference = Generator(cfg), Generator(cfg).requires_grad_(False)
+    ws = torch.randn(1, G.num_ws, 32)
+    opt = torch.optim.Adam(G.parameters(), lr=0.1, fused=True)
+    G.requires_grad_(False)
+    G.synthesis(ws, noise_mode="const")                                   # D's step: kernels kept
+    G.requires_grad_(True)
+    G.synthesis(ws, noise_mode="const").square().mean().backward()        # G's step
+    opt.step()
+    G.requires_grad_(False)
+    reference.load_state_dict(G.state_dict())
+    torch.testing.assert_close(G.synthesis(ws, noise_mode="const"), reference.synthesis(ws, noise_mode="const"))
+
+
 def test_demodulation_keeps_unit_variance():
     torch.manual_seed(0)
     conv = ModulatedConv2d(64, 64, 3, w_dim=16)

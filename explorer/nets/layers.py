@@ -206,14 +206,19 @@ class ModulatedConv2d(nn.Module):
 
         A frozen weight (requires_grad False: rendering, projection, the EMA generator, a
         generator the encoder trains against) has both computed once, and again only when the
-        weight changes in place (``load_state_dict``, an EMA or optimizer step) or is replaced
-        (``.to()``): at 128² on the CPU that is a fifth of a projection step. They are computed
-        outside inference mode, so a render under ``torch.inference_mode`` leaves tensors that
-        a later projection's backward pass can use.
+        weight changes in place (``load_state_dict``, an EMA step: its version counter moves) or
+        is replaced (``.to()``): at 128² on the CPU that is a fifth of a projection step. A
+        forward pass with the weight trainable drops them, so a network that is frozen in
+        turns (G while D trains) never meets kernels from before an optimizer step, whichever
+        optimizer made it. Writes through ``weight.data`` bypass the version counter and are
+        not seen. They are computed outside inference mode, so a render under
+        ``torch.inference_mode`` leaves tensors that a later projection's backward pass can use.
         """
         weight = self.weight
+        if weight.requires_grad:
+            self._frozen_kernel = None
         cached = self._frozen_kernel
-        if not weight.requires_grad and cached is not None:
+        if cached is not None:
             source, version, kernel, weight_sq = cached
             if (source.data_ptr(), source.device, source.dtype, version) == (
                     weight.data_ptr(), weight.device, weight.dtype, weight._version):
