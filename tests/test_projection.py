@@ -45,10 +45,10 @@ def test_refinement_stops_when_the_callback_says_so(setup):
         refine_ws(bundle, target, ws, -1)
 
 
-def test_the_learning_rate_ramps_up_then_decays_to_zero():
+def test_the_learning_rate_ramps_up_then_decays_towards_zero():
     rates = [learning_rate(step, 100, 0.05) for step in range(1, 101)]
     peak = rates.index(max(rates))
-    assert peak == 4 and rates[peak] == pytest.approx(0.05, rel=0.01)
+    assert peak == 5 and rates[peak] == pytest.approx(0.05, rel=0.01)
     assert all(a < b for a, b in zip(rates[:peak], rates[1:peak + 1]))
     assert all(a > b for a, b in zip(rates[peak:-1], rates[peak + 1:]))
-    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+    assert 0 < rates[0] < 0.01 and 0 < rates[-1] < 0.05 * 1e-3
