@@ -130,17 +130,21 @@ def _components(G: Generator, vectors: torch.Tensor, layers: range, method: str,
 def sefa(G: Generator, layers: range, num_components: int) -> list[Direction]:
     """SeFa directions for the W+ layers in ``layers``.
 
-    Collects the style affine of every modulated convolution that reads one of those W+
-    indices, normalises each row, and returns the top ``num_components`` eigenvectors of AᵀA
-    as directions named ``sefa<a>-<b>_<k>`` and labelled "Component k (layers a–b)", with
-    metric ``eigenvalue_share`` (the component's share of the eigenvalue sum).
+    Follows Shen & Zhou, 2021 ("Closed-Form Factorization of Latent Semantics in GANs"):
+    stacks the style affines A of the synthesis layers that read one of those W+ indices,
+    normalises each row, and returns the top ``num_components`` eigenvectors of AᵀA as
+    directions named ``sefa<a>-<b>_<k>`` and labelled "Component k (layers a–b)", with metric
+    ``eigenvalue_share`` (the component's share of the eigenvalue sum). As in the authors'
+    code, the intermediate ToRGB layers are left out: they style colours in RGB, not the face's
+    features, and would count the W+ index they share with a convolution twice; the last ToRGB
+    is kept, being the only reader of the last W+ index.
 
     Raises:
         ValueError: an empty or out-of-range layer range, or num_components outside [1, w_dim].
     """
     _check_components(G, layers, num_components)
     weights = [conv.affine.weight * conv.affine.weight_gain
-               for index, conv in _modulated_convs(G) if index in layers]
+               for index, conv in _styled_layers(G) if index in layers]
     A = torch.cat(weights).detach().float().cpu()                       # [sum C_in, w_dim]
     A = A / A.norm(dim=1, keepdim=True)
     eigvals, eigvecs = torch.linalg.eigh(A.T @ A)                       # ascending eigenvalues
@@ -190,13 +194,15 @@ def condition(normal: torch.Tensor, others: list[torch.Tensor]) -> torch.Tensor:
     return (out / out.norm()).to(normal.dtype)
 
 
-def _modulated_convs(G: Generator):
-    """(W+ index, ModulatedConv2d) for every styled convolution and ToRGB of the synthesis network."""
-    for i, block in enumerate(G.synthesis.blocks):
+def _styled_layers(G: Generator):
+    """(W+ index, ModulatedConv2d) for every styled 3×3 convolution of the synthesis network,
+    and for the last ToRGB (the only reader of W+ index num_ws − 1)."""
+    blocks = G.synthesis.blocks
+    for i, block in enumerate(blocks):
         if block.conv0 is not None:
             yield 2 * i - 1, block.conv0.conv
         yield 2 * i, block.conv1.conv
-        yield 2 * i + 1, block.torgb.conv
+    yield 2 * len(blocks) - 1, blocks[-1].torgb.conv
 
 
 def save_directions(stem: Path, directions: list[Direction], generator_sha256: str) -> None:

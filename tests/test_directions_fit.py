@@ -35,6 +35,7 @@ from explorer.nets.classifier import (
     AttributeHead,
     ClassifierConfig,
 )
+from explorer.nets.layers import ModulatedConv2d
 from explorer.nets.stylegan import Generator, GeneratorConfig
 from explorer.pose import yaw_from_landmarks, yaw_scores
 from explorer.weights import add_directions, file_sha256, load_bundle, verify_manifest
@@ -158,6 +159,29 @@ def test_parse_conditions():
     for bad, message in (("age", "expected"), ("age:wings", "unknown attribute 'wings'"), ("age:age", "itself")):
         with pytest.raises(UserError, match=message):
             parse_conditions([bad], names)
+
+
+@pytest.mark.parametrize("layers", [range(0, 2), range(1, 4), range(4, 6)], ids=str)
+def test_sefa_factorizes_the_styles_of_the_convolutions_reading_the_range(tiny_G, layers):
+    """Shen & Zhou's AᵀA over the row-normalised style affines of the 3×3 convolutions that read
+    the range's W+ rows, with the last ToRGB for the last row and no intermediate ToRGB; which
+    affine reads which row is found by rendering distinct rows."""
+    ws = torch.randn(1, tiny_G.num_ws, W_DIM)
+    reads = {}
+    convs = [m for m in tiny_G.synthesis.modules() if isinstance(m, ModulatedConv2d)]
+    hooks = [c.affine.register_forward_hook(lambda mod, inputs, out, c=c: reads.__setitem__(c, inputs[0][0]))
+             for c in convs]
+    tiny_G.synthesis(ws, noise_mode="none")
+    for hook in hooks:
+        hook.remove()
+    row = {c: next(i for i in range(tiny_G.num_ws) if torch.equal(reads[c], ws[0, i])) for c in convs}
+    last_torgb = tiny_G.synthesis.blocks[-1].torgb.conv
+    chosen = [c for c in convs if row[c] in layers and (c.weight.shape[-1] == 3 or c is last_torgb)]
+    A = torch.cat([c.affine.weight * c.affine.weight_gain for c in chosen])
+    A = A / A.norm(dim=1, keepdim=True)
+    expected = torch.linalg.eigh(A.T @ A).eigenvectors.flip(1)[:, :3].T
+    found = torch.stack([d.vector for d in sefa(tiny_G, layers, 3)])
+    assert torch.allclose((found * expected).sum(1).abs(), torch.ones(3), atol=1e-4)
 
 
 def test_ganspace_components_are_orthonormal_ordered_by_variance_and_labelled_like_sefa(tiny_G):
