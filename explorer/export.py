@@ -83,7 +83,8 @@ def export_frames(frames: Iterable[np.ndarray], out: Path, *, fps: int = 30, sid
         ``out``.
 
     Raises:
-        UserError: ``out`` or its sidecar exists, an unknown suffix, or the files cannot be written.
+        UserError: ``out`` or its sidecar exists, its folder does not, an unknown suffix, or the
+            files cannot be written.
     """
     out = Path(out)
     suffix = out.suffix.lower()
@@ -99,7 +100,8 @@ def save_still(image: np.ndarray, out: Path, *, sidecar: dict) -> Path:
     beside it (``out.json``), as ``export_frames`` writes. Returns ``out``.
 
     Raises:
-        UserError: ``out`` is not a .png, it or its sidecar exists, or it cannot be written.
+        UserError: ``out`` is not a .png, it or its sidecar exists, its folder does not, or it
+            cannot be written.
     """
     out = Path(out)
     if out.suffix.lower() != ".png":
@@ -191,7 +193,10 @@ def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
     """``write(tmp)`` a file or folder under a temporary name beside ``out``, and each companion
     file (``companions[path](tmp)``, e.g. an OBJ's texture) under one beside its path; write
     ``sidecar`` into the folder, or as a companion beside the file; then rename all into place,
-    ``out`` last. Nothing existing is replaced."""
+    ``out`` last. Nothing existing is replaced, and no folder is made but a PNG sequence's own:
+    a mistyped folder is refused rather than created."""
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: the folder {out.parent} does not exist")
     files = dict(companions or {})
     if out.suffix != "":
         files[sidecar_path(out)] = lambda tmp: write_json(tmp, sidecar)
@@ -200,7 +205,6 @@ def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
             raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
     tmp = {path: path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}") for path in (*files, out)}
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         for path, write_file in files.items():
             write_file(tmp[path])
         write(tmp[out])

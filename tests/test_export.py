@@ -77,6 +77,14 @@ def test_refuses_existing_sidecar(frames, tmp_path):
     assert not (tmp_path / "morph.gif").exists()
 
 
+@pytest.mark.parametrize("name", ["morph.gif", "frames"])
+def test_refuses_a_folder_that_does_not_exist(frames, tmp_path, name):
+    """A mistyped folder is an error, not a new folder tree."""
+    with pytest.raises(UserError, match="the folder .*typo.* does not exist"):
+        export_frames(iter(frames), tmp_path / "typo" / "deeper" / name, sidecar=SIDECAR)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_refuses_unknown_suffix(frames, tmp_path):
     with pytest.raises(UserError, match=r"unknown output type '\.avi'"):
         export_frames(frames, tmp_path / "morph.avi", fps=10, sidecar=SIDECAR)
