@@ -64,6 +64,10 @@ class MeshView(NamedTuple):
     image: np.ndarray
 
 
+class _Stopped(Exception):
+    """Raised inside a job when the worker stops; the job's temporary files are removed on the way out."""
+
+
 class InferenceWorker(QObject):
     """Owns the ModelBundle and runs renders, photo encodes and exports on its own QThread.
 
@@ -203,8 +207,9 @@ class InferenceWorker(QObject):
         self._queue(self._turntable, session, mesh, out_path)
 
     def stop(self) -> None:
-        """End the thread after the request in progress (an export runs to its end, a
-        refinement stops after its current step); pending requests are dropped. Idempotent."""
+        """End the thread after the request in progress: a refinement stops after its current
+        step, an export or turntable after its current frame, leaving no file behind (they are
+        written under temporary names). Pending requests are dropped. Idempotent."""
         with self._lock:
             self._stopping = True
             self._jobs.clear()
@@ -240,6 +245,8 @@ class InferenceWorker(QObject):
         """Run ``job``; a UserError becomes ``failed``. Bugs are reported too, then re-raised."""
         try:
             job(*args)
+        except _Stopped:
+            pass
         except UserError as e:
             self.failed.emit(str(e))
         except Exception as e:
@@ -274,6 +281,7 @@ class InferenceWorker(QObject):
     def _export(self, session: Session, num_frames: int, out_path: str, fps: int, size: int | None,
                 upscale: str) -> None:
         def on_frame(done: int) -> None:
+            self._check_stopping()
             self.progress.emit(done, num_frames)
             self._render_pending()
 
@@ -282,6 +290,12 @@ class InferenceWorker(QObject):
         sidecar = morph_sidecar(self.bundle, session, times, fps, size, upscale)
         frames = morph_frames(self.bundle, session, times, on_frame, size, upscale)
         self.exported.emit(str(export_frames(frames, Path(out_path), fps=fps, sidecar=sidecar)))
+
+    def _check_stopping(self) -> None:
+        """Raise ``_Stopped`` once ``stop`` was called: a long job's way out between frames."""
+        with self._lock:
+            if self._stopping:
+                raise _Stopped
 
     def _view_image(self, ws: torch.Tensor) -> np.ndarray:
         """The face of W+ [1, num_ws, w_dim] as the view shows it (``set_sharp_view``): uint8 [S, S, 3]."""
@@ -319,6 +333,7 @@ class InferenceWorker(QObject):
 
     def _turntable(self, session: Session, mesh: FaceMesh, out_path: str) -> None:
         def on_frame(done: int) -> None:
+            self._check_stopping()
             self.progress.emit(done, TURNTABLE["frames"])
             self._render_pending()
 

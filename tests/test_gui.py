@@ -305,6 +305,16 @@ def test_closing_the_window_stops_a_refinement(qtbot, window, shared_data):
     assert time.monotonic() - start < 10                                # not 100 000 steps later
 
 
+def test_closing_the_window_stops_an_export_and_leaves_no_file(qtbot, window, tmp_path):
+    window.session = replace(window.session, keyframes=(Keyframe.from_seed(1), Keyframe.from_seed(2)))
+    frames_done = []
+    window.worker.progress.connect(lambda done, total: frames_done.append(done))
+    window.export_frames(str(tmp_path / "long.mp4"), 2000, 30, 256)
+    qtbot.waitUntil(lambda: len(frames_done) >= 2, timeout=TIMEOUT)
+    window.close()
+    assert max(frames_done) < 2000 and list(tmp_path.iterdir()) == []
+
+
 def test_easing_and_layer_timing_reach_the_session_and_the_face(qtbot, window, bundle, shared_data):
     timing = window.morph.timing
     assert not timing.isEnabled()                                       # nothing to morph yet
@@ -353,6 +363,7 @@ def test_save_and_copy_the_face(qtbot, window, bundle, tmp_path, monkeypatch):
     window.worker.exported.connect(done.append)
     window.worker.failed.connect(failures.append)
     window.export_folder = tmp_path
+    (tmp_path / "out").mkdir()
     window.save_action.trigger()                                      # what Ctrl+S does
     qtbot.waitUntil(lambda: bool(failures) or window.status.message().startswith("Saved"), timeout=TIMEOUT)
     assert asked == [str(tmp_path / f"seed{window.session.seed}.png")]
