@@ -79,6 +79,7 @@ class InferenceWorker(QObject):
             or None when it was cancelled or failed (``failed`` then says why).
         progress(done, total): export frames written so far.
         exported(path): an export or a saved still finished.
+        copied(image): the face asked for by ``submit_copy``, uint8 [S, S, 3].
         opened(path, session, thumbnails): a saved session was read; thumbnails maps "A" / "B"
             to the uint8 [R, R, 3] render of that keyframe, for the keyframes set.
         seeds_rendered(seeds, images): the faces of a list of seeds, uint8 [N, R, R, 3].
@@ -96,6 +97,7 @@ class InferenceWorker(QObject):
     refined = Signal(str, object)
     progress = Signal(int, int)
     exported = Signal(str)
+    copied = Signal(object)
     opened = Signal(str, object, object)
     seeds_rendered = Signal(object, object)
     meshed = Signal(object, object)
@@ -166,11 +168,16 @@ class InferenceWorker(QObject):
         (folder, .gif or .mp4); answers with ``progress`` then ``exported`` or ``failed``."""
         self._queue(self._export, session, num_frames, out_path, fps, size, upscale)
 
-    def submit_save(self, session: Session, out_path: str) -> None:
-        """Render ``session`` as the view shows it (``set_sharp_view``) and save it as a still PNG
-        at ``out_path`` with its sidecar (``export.save_still``, ``still_sidecar``); answers with
+    def submit_save(self, session: Session, out_path: str, size: int) -> None:
+        """Render ``session`` at ``size``² px, enlarged as exports are by default
+        (``export.render_at`` with ``upscale_method``), and save it as a still PNG at
+        ``out_path`` with its sidecar (``export.save_still``, ``still_sidecar``); answers with
         ``exported`` or ``failed``."""
-        self._queue(self._save, session, out_path)
+        self._queue(self._save, session, out_path, size)
+
+    def submit_copy(self, session: Session, size: int) -> None:
+        """Render ``session`` at ``size``² px as ``submit_save`` does; answers with ``copied``."""
+        self._queue(self._copy, session, size)
 
     def submit_open(self, path: str) -> None:
         """Read the session saved with a still or an export (``export.read_session``) and render
@@ -303,11 +310,20 @@ class InferenceWorker(QObject):
             return render_at(self.bundle, ws, 2 * self.bundle.resolution, "superres")[0]
         return render(self.bundle, ws)[0]
 
-    def _save(self, session: Session, out_path: str) -> None:
+    def _still(self, session: Session, size: int) -> tuple[torch.Tensor, np.ndarray, str]:
+        """W+ [1, num_ws, w_dim] of ``session``, its face at ``size``² px (uint8 [size, size, 3])
+        and how it was enlarged."""
         ws = session.ws(self.bundle)
-        image = self._view_image(ws)
-        sidecar = still_sidecar(self.bundle, session, ws, len(image))
+        upscale = upscale_method(self.bundle)
+        return ws, render_at(self.bundle, ws, size, upscale)[0], upscale
+
+    def _save(self, session: Session, out_path: str, size: int) -> None:
+        ws, image, upscale = self._still(session, size)
+        sidecar = still_sidecar(self.bundle, session, ws, size, upscale)
         self.exported.emit(str(save_still(image, Path(out_path), sidecar=sidecar)))
+
+    def _copy(self, session: Session, size: int) -> None:
+        self.copied.emit(self._still(session, size)[1])
 
     def _open(self, path: str) -> None:
         session = read_session(self.bundle, Path(path))

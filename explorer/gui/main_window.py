@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from explorer.errors import UserError
 from explorer.gui.canvas import FaceCanvas, to_qimage
-from explorer.gui.export_dialog import ExportDialog, free_path
+from explorer.gui.export_dialog import DEFAULT_SIZE_FACTOR, ExportDialog, free_path
 from explorer.gui.face3d_dialog import Face3DDialog
 from explorer.gui.history import UndoHistory
 from explorer.gui.mixing import MixingPanel
@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         photos: the encoded photo of each loaded slot ("A", "B"), its W+ refined or not.
         refine_steps: projection steps per "Refine" (``REFINE_STEPS``).
         shown: the render on screen (None until the first arrives).
+        image_size: the side in px of a saved or copied face (``DEFAULT_SIZE_FACTOR`` × the
+            generator's, as exports are by default).
         last_request: the id of the newest render asked for.
         canvas, seed_panel, mixing, sliders, morph, status, worker: the parts, for tests to drive.
     """
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
         self.shown: RenderResult | None = None
         self.last_request = 0
         self.export_folder = Path.home()
+        self.image_size = DEFAULT_SIZE_FACTOR * bundle.resolution
         self._showing = False           # True while the controls are set to show a session
         self._views: list[SlotView] = []  # every keyframe slot A or B has shown, newest last
         self.history = UndoHistory()
@@ -98,7 +101,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(str(bundle.device))
         self.setStatusBar(self.status)
         self.copy_action = self._action("Copy", QKeySequence.StandardKey.Copy, self.copy_image,
-                                       "Copy the face to the clipboard")
+                                       f"Copy the face to the clipboard ({self.image_size} px)")
         self.undo_action = self._action("Undo", QKeySequence.StandardKey.Undo, self.undo, "Undo the last change")
         self.redo_action = self._action("Redo", QKeySequence.StandardKey.Redo, self.redo, "Redo what was undone")
         self.undo_action.setEnabled(False)
@@ -106,12 +109,15 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("Open…", QKeySequence.StandardKey.Open, self._choose_session,
                                         "Go on editing a face or morph saved with Save image… or Export frames…")
         self.save_action = self._action("Save image…", QKeySequence.StandardKey.Save, self._choose_image_path,
-                                       "Save the face as a PNG, with a .json beside it that records how it was made")
+                                       f"Save the face as a {self.image_size} px PNG, with a .json beside it that "
+                                       "records how it was made")
         self.face3d_action = self._action("3D face…", None, self.open_face3d,
                                           "See the face as a 3D mesh from any side, and save it as .obj for 3D tools")
         self.sharp_view = QCheckBox("Sharp view", toolTip="Show the face through the face super-resolution "
                                     "network, at twice the generator's size with detail learned from real faces, "
                                     "as exports get it (about 45 ms more a render on a 2-core CPU)")
+        self.sharp_view.setChecked(bundle.superres is not None)
+        self.worker.set_sharp_view(self.sharp_view.isChecked())
         self.sharp_view.toggled.connect(self._sharp_view_toggled)
         self.setWindowTitle(f"{TITLE} — {bundle.path.name}")
         self.setCentralWidget(self._layout())
@@ -145,6 +151,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self.status.show_error)
         self.worker.progress.connect(self._export_progress)   # methods, not lambdas: they run on this thread
         self.worker.exported.connect(self._exported)
+        self.worker.copied.connect(self._copied)
         self.worker.opened.connect(self._opened)
         self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
         self.last_request = self.worker.submit_render(self.session)
@@ -199,9 +206,10 @@ class MainWindow(QMainWindow):
         self.worker.submit_refine(slot, photo, self.refine_steps)
 
     def save_image(self, path: str) -> None:
-        """Save the face as set now (``session``) as a still PNG at ``path``, with its sidecar, on the worker."""
+        """Save the face as set now (``session``) as a still PNG of ``image_size``² px at ``path``,
+        with its sidecar, on the worker."""
         self.status.show_info(f"Saving {Path(path).name}…")
-        self.worker.submit_save(self.session, str(path))
+        self.worker.submit_save(self.session, str(path), self.image_size)
 
     def open_session(self, path: str) -> None:
         """Read the session saved with a still or a morph export at ``path`` (the PNG, GIF, MP4,
@@ -240,12 +248,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def copy_image(self) -> None:
-        """Put the face on screen on the clipboard, at the generator's resolution."""
-        if self.canvas.image is None:
-            return
-        QGuiApplication.clipboard().setImage(to_qimage(self.canvas.image))
-        side = self.canvas.image.shape[0]
-        self.status.show_info(f"Copied the face ({side}×{side} px) to the clipboard")
+        """Put the face as set now on the clipboard, ``image_size``² px, once the worker has made it."""
+        self.worker.submit_copy(self.session, self.image_size)
 
     def export_frames(self, path: str, num_frames: int, fps: int, size: int | None = None) -> None:
         """Export the morph as ``num_frames`` frames of ``size``² px (default: the generator's) to
@@ -496,6 +500,11 @@ class MainWindow(QMainWindow):
 
     def _export_progress(self, done: int, total: int) -> None:
         self.status.show_info(f"Exporting frame {done}/{total}…")
+
+    def _copied(self, image: np.ndarray) -> None:
+        QGuiApplication.clipboard().setImage(to_qimage(image))
+        side = image.shape[0]
+        self.status.show_info(f"Copied the face ({side}×{side} px) to the clipboard")
 
     def _exported(self, path: str) -> None:
         self.export_folder = Path(path).parent
