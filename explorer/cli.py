@@ -233,13 +233,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "architecture, fresh optimizers")
     g.add_argument("--arch", choices=["stylegan2", "dcgan"], help="dcgan: the DCGAN baseline (default stylegan2)")
     g.add_argument("--loss", choices=["logistic", "wgan-gp"],
-                   help="logistic: non-saturating + R1 (default); wgan-gp: the WGAN-GP baseline")
+                   help="logistic: non-saturating, with R1 on stylegan2 (default); wgan-gp: the WGAN-GP baseline")
     g.add_argument("--batch-gpu", type=int, help="images per process per pass; --batch is reached by "
                    "accumulating gradients (default: --batch / processes)")
-    g.add_argument("--augment", choices=["ada", "none"], help="adaptive discriminator augmentation (stylegan2 default)")
+    g.add_argument("--augment", choices=["ada", "none"],
+                   help="adaptive discriminator augmentation (default: ada for stylegan2 with the logistic loss, "
+                        "else none; not with wgan-gp)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
                    help="autocast on CUDA (auto: bf16, or fp16 with loss scaling); fp32 elsewhere")
-    g.add_argument("--r1-gamma", type=float)
+    g.add_argument("--r1-gamma", type=float, help="R1 weight γ (default: 0.0002·R²/batch for stylegan2 with the "
+                                                   "logistic loss, else 0)")
     g.add_argument("--pl-weight", type=float, help="path-length regularization weight (0: off; stylegan2 default 2)")
     g.add_argument("--metrics-kimg", type=float, help="FID of G_ema at the snapshots this many kimg apart (default off)")
     g.add_argument("--metrics-num", type=int, help="images per training-time FID (default 1000)")

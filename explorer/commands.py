@@ -208,9 +208,16 @@ def cmd_dataset(args) -> int:
 
 def _config(cls, args, fixed: dict, defaults: dict | None = None):
     """A training config dataclass: ``defaults``, then the CLI options the user passed that it
-    has, then ``fixed``."""
+    has, then ``fixed``.
+
+    Raises:
+        UserError: the config refuses the combination (its ValueError, as one line).
+    """
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
-    return cls(**{**(defaults or {}), **given, **fixed})
+    try:
+        return cls(**{**(defaults or {}), **given, **fixed})
+    except ValueError as e:
+        raise UserError(f"train {args.kind}: {e}") from None
 
 
 def _train_gan(args, tmp: Path, device: str) -> None:

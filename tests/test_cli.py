@@ -274,3 +274,12 @@ def test_train_gan_dry_run(capsys, tmp_path):
     code, _, err = run(capsys, "train", "gan", "--dry-run", "--outdir", tmp_path / "run", "--device", "cpu")
     assert code == 0, err
     assert (tmp_path / "run" / "checkpoint.json").is_file() and (tmp_path / "run" / "generator.json").is_file()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--loss", "wgan-gp", "--augment", "ada"], "train gan: ADA steers by the sign of D's output"),
+    (["--arch", "dcgan", "--pl-weight", "1"], "train gan: path-length regularization needs a StyleGAN2 generator"),
+], ids=["ada-wgan", "pl-dcgan"])
+def test_train_refuses_a_bad_combination_in_one_line(capsys, tmp_path, options, message):
+    code, _, err = run(capsys, "train", "gan", "--dry-run", *options, "--outdir", tmp_path / "run", "--device", "cpu")
+    assert code == 1 and message in err and err.count("\n") == 1 and not (tmp_path / "run").exists()

@@ -283,8 +283,25 @@ def test_baselines_and_mixed_precision_train_on_real_faces(faces32, tmp_path, op
     assert all(np.isfinite(s["loss_G"]) and np.isfinite(s["loss_D"]) for s in stats)
     assert ("gp" in stats[0]) == (options.get("loss") == "wgan-gp")
     assert ("pl" in stats[0]) == (options.get("arch") != "dcgan")
+    assert ("r1" in stats[0]) == ("arch" not in options and "loss" not in options)
     G = (load_dcgan_generator if options.get("arch") == "dcgan" else load_generator)(run / "generator")
     assert G(torch.randn(2, 32)).shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize("options, r1_gamma, augment", [
+    ({}, 0.0002 * 32 ** 2 / 8, "ada"),
+    ({"arch": "dcgan"}, 0.0, "none"),
+    ({"arch": "dcgan", "r1_gamma": 0.5}, 0.5, "none"),
+    ({"loss": "wgan-gp"}, 0.0, "none"),
+], ids=["stylegan2", "dcgan", "dcgan-explicit-r1", "wgan-gp"])
+def test_r1_and_augment_defaults_follow_the_architecture_and_loss(options, r1_gamma, augment):
+    cfg = GanTrainConfig(data="d.zip", **{**TINY, **options})
+    assert (cfg.r1_gamma, cfg.augment) == (pytest.approx(r1_gamma), augment)
+
+
+def test_ada_is_refused_for_a_wgan_critic():
+    with pytest.raises(ValueError, match="WGAN critic"):
+        GanTrainConfig(data="d.zip", loss="wgan-gp", augment="ada")
 
 
 def test_training_time_fid_is_logged_at_the_snapshots(faces32, tmp_path):

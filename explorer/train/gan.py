@@ -75,14 +75,17 @@ class GanTrainConfig:
     """Hyper-parameters of a run; saved in the checkpoint, the architecture checked on resume.
 
     ``arch``: "stylegan2" or "dcgan" (the baseline; its networks ignore ``w_dim``,
-    ``mapping_layers`` and the channel fields). ``loss``: "logistic" (non-saturating, with R1)
-    or "wgan-gp". ``lr``, ``pl_weight`` and ``augment`` None take the architecture's default
-    (``ARCH_DEFAULTS``); ``r1_gamma`` None picks 0.0002 · R² / batch (the stylegan2-ada
-    heuristic) for the logistic loss and 0 for WGAN-GP, whose gradient penalty (weight
-    ``gp_weight``) takes its place. ``batch_gpu`` is the micro-batch each process computes at
-    once (None: ``batch`` / processes, no accumulation). ``precision``: "auto" (bf16 autocast
-    on CUDA where supported, else fp16 with loss scaling; fp32 elsewhere), "fp32", "bf16" or
-    "fp16". ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
+    ``mapping_layers`` and the channel fields). ``loss``: "logistic" (non-saturating) or
+    "wgan-gp". ``lr`` and ``pl_weight`` None take the architecture's default
+    (``ARCH_DEFAULTS``), as does ``augment`` except with WGAN-GP, where None means "none": ADA
+    steers by E[sign D(real)], which has no meaning for a WGAN critic. ``r1_gamma`` None picks
+    0.0002 · R² / batch (the stylegan2-ada heuristic) for StyleGAN2 with the logistic loss, and
+    0 for DCGAN (Radford et al. used no regularizer) and for WGAN-GP (its gradient penalty,
+    weight ``gp_weight``, takes R1's place); a positive ``r1_gamma`` also gives D's Adam the
+    lazy-regularization correction (``lazy_adam``). ``batch_gpu`` is the micro-batch each
+    process computes at once (None: ``batch`` / processes, no accumulation). ``precision``:
+    "auto" (bf16 autocast on CUDA where supported, else fp16 with loss scaling; fp32 elsewhere),
+    "fp32", "bf16" or "fp16". ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
     r_t that ADA steers toward, ``ada_kimg`` the images (thousands) for p to go from 0 to 1.
     ``val_percent`` of the photos are held out (``data.dataset.split_rows``: the same photos for
     every trainer) and never shown to D. ``metrics_kimg`` > 0 computes FID of G_ema against
@@ -90,8 +93,8 @@ class GanTrainConfig:
     many kimg apart, into ``metrics.jsonl`` (StyleGAN2 only).
 
     Raises:
-        ValueError: an unknown arch, loss, augment or precision, or path-length
-            regularization asked of DCGAN.
+        ValueError: an unknown arch, loss, augment or precision, ADA asked of WGAN-GP, or
+            path-length regularization asked of DCGAN.
     """
 
     data: str
@@ -133,11 +136,17 @@ class GanTrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(a for a in allowed if a)}, got {getattr(self, name)!r}")
         defaults = ARCH_DEFAULTS[self.arch]
-        for name in ("lr", "pl_weight", "augment"):
+        for name in ("lr", "pl_weight"):
             if getattr(self, name) is None:
                 setattr(self, name, defaults[name])
+        if self.augment is None:
+            self.augment = "none" if self.loss == "wgan-gp" else defaults["augment"]
+        if self.augment == "ada" and self.loss == "wgan-gp":
+            raise ValueError("ADA steers by the sign of D's output, which means nothing for a WGAN critic: "
+                             "use augment 'none' with loss 'wgan-gp'")
         if self.r1_gamma is None:
-            self.r1_gamma = 0.0002 * self.resolution ** 2 / self.batch if self.loss == "logistic" else 0.0
+            stylegan_r1 = self.arch == "stylegan2" and self.loss == "logistic"
+            self.r1_gamma = 0.0002 * self.resolution ** 2 / self.batch if stylegan_r1 else 0.0
         if self.arch == "dcgan" and self.pl_weight > 0:
             raise ValueError("path-length regularization needs a StyleGAN2 generator (W space)")
         if self.arch == "dcgan" and self.metrics_kimg > 0:
@@ -181,6 +190,14 @@ def _generate(G: nn.Module, z: torch.Tensor, mixing_prob: float) -> tuple[torch.
         cutoff = int(torch.randint(1, G.num_ws, []).item())
         ws[:, cutoff:] = G.mapping(torch.randn_like(z)).unsqueeze(1)
     return G.synthesis(ws), ws
+
+
+def lazy_adam(params, lr: float, betas: tuple[float, float], interval: int | None) -> torch.optim.Adam:
+    """Adam for a network regularized lazily every ``interval`` steps (None: never), with lr and
+    betas corrected by c = interval / (interval + 1) to lr · c and betas ** c (StyleGAN2 §B), so
+    the extra regularization steps leave the optimizer's effective horizon as it was."""
+    c = interval / (interval + 1) if interval else 1.0
+    return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=1e-8)
 
 
 def _update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
@@ -272,13 +289,8 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
     use_pl = cfg.pl_weight > 0
     use_r1 = cfg.r1_gamma > 0
 
-    def adam(params, lazy_interval: int | None) -> torch.optim.Adam:
-        ratio = lazy_interval / (lazy_interval + 1) if lazy_interval else 1.0
-        b1, b2 = cfg.betas
-        return torch.optim.Adam(params, lr=cfg.lr * ratio, betas=(b1 ** ratio, b2 ** ratio), eps=1e-8)
-
-    opt_G = adam(G.parameters(), cfg.pl_interval if use_pl else None)
-    opt_D = adam(D.parameters(), cfg.r1_interval if use_r1 else None)
+    opt_G = lazy_adam(G.parameters(), cfg.lr, cfg.betas, cfg.pl_interval if use_pl else None)
+    opt_D = lazy_adam(D.parameters(), cfg.lr, cfg.betas, cfg.r1_interval if use_r1 else None)
     nets = {"G": G, "D": D, "G_ema": G_ema, "augment": augment, "pl": pl}
     optimizers = {"opt_G": opt_G, "opt_D": opt_D}
     progress = {"nimg": 0, "step": 0}
@@ -396,7 +408,8 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
                 optimizer_step(opt_G, G)
                 pl.update(group.sum_(length_sum) / pl_total)
 
-            # D: logistic (or WGAN-GP) loss on augmented reals and fakes.
+            # D: logistic (or WGAN-GP) loss on augmented reals and fakes; the gradient penalty
+            # interpolates the same augmented images the critic scored.
             G.requires_grad_(False)
             D.requires_grad_(True)
             opt_D.zero_grad(set_to_none=True)
@@ -405,10 +418,11 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
                 real = reals(idx, flip, chunk)
                 with autocast():
                     fake, _ = fakes(batch_gpu, grad=False)
-                    real_logits = D(augment(real))
-                    loss = d_loss(real_logits, D(augment(fake)))
+                    real_aug, fake_aug = augment(real), augment(fake)
+                    real_logits = D(real_aug)
+                    loss = d_loss(real_logits, D(fake_aug))
                 if cfg.loss == "wgan-gp":
-                    gp = gradient_penalty(D, real, fake)
+                    gp = gradient_penalty(D, real_aug, fake_aug)
                     loss = loss + cfg.gp_weight * gp
                     add("gp", gp, batch_gpu / B)
                 scaler_D.scale(loss * (batch_gpu / B)).backward()

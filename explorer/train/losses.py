@@ -48,12 +48,16 @@ def wgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor
 
 
 def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP's E[(||∇D(x̂)|| - 1)²] at x̂ uniformly between paired real and fake images.
+    """WGAN-GP's E[(||∇D(x̂)|| - 1)²] at x̂ uniformly between paired real and fake images, in float32.
 
-    Shapes: real, fake [N, 3, R, R] (fake detached from G) → scalar; the caller multiplies by λ (10).
+    ``real`` and ``fake`` must be the images D's loss scored (augmented, if D sees augmented
+    images), so the penalty constrains the critic where the loss evaluates it.
+
+    Shapes: real, fake [N, 3, R, R] (any float dtype; fake detached from G) → scalar; the
+    caller multiplies by λ (10).
     """
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-    mixed = real.detach().lerp(fake.detach(), alpha).requires_grad_(True)
+    mixed = real.detach().float().lerp(fake.detach().float(), alpha).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(mixed).sum(), mixed, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()
 
@@ -63,6 +67,10 @@ class PathLengthPenalty(nn.Module):
     an image-space direction, J_w the Jacobian of the image with respect to W+, and ``a`` the
     running mean of the lengths (decay 0.01), held in the ``pl_mean`` buffer so it is
     checkpointed with the run.
+
+    The penalty is taken against ``pl_mean`` before this step's ``update``, one step behind the
+    reference (which first moves the mean toward the batch's lengths), so that every process of
+    a DDP job penalizes against the same value and ``update`` can use the mean over all of them.
     """
 
     def __init__(self, decay: float = 0.01):
