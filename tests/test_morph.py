@@ -23,7 +23,7 @@ from explorer.morph import (
     segment,
 )
 from explorer.nets.encoder import Encoder, EncoderConfig
-from explorer.nets.stylegan import layer_groups
+from explorer.nets.stylegan import layer_groups, num_ws_at
 from explorer.session import Keyframe, Session
 from explorer.weights import load_bundle
 
@@ -85,10 +85,11 @@ def test_layer_groups_are_the_encoders():
     assert {k: (r.start, r.stop) for k, r in layer_groups(10).items()} == {"coarse": (0, 4), "middle": (4, 7),
                                                                            "fine": (7, 10)}
     for num_ws in (6, 8, 10, 12, 14):
-        groups = layer_groups(num_ws)
-        assert [i for r in groups.values() for i in r] == list(range(num_ws))
-        encoder = Encoder(EncoderConfig(resolution=32, num_ws=num_ws, w_dim=8, channel_base=64, channel_max=8))
-        assert [n for _, n in encoder.groups] == [len(r) for r in groups.values()]
+        assert [i for r in layer_groups(num_ws).values() for i in r] == list(range(num_ws))
+    for resolution in (32, 64, 128, 256):
+        num_ws = num_ws_at(resolution)
+        encoder = Encoder(EncoderConfig(resolution=resolution, num_ws=num_ws, w_dim=8, channel_base=2048, channel_max=8))
+        assert [n for _, n in encoder.groups] == [len(r) for r in layer_groups(num_ws).values()]
 
 
 def test_keyframe_times_are_hit_exactly(bundle):

@@ -175,3 +175,16 @@ def test_bad_configs_raise():
     G = Generator(GeneratorConfig(resolution=16, **SMALL))
     with pytest.raises(ValueError, match="ws must be"):
         G.synthesis(torch.zeros(1, 3, 32))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: DiscriminatorConfig(resolution=48), "power of two ≥ 4"),
+    (lambda: DiscriminatorConfig(resolution=2), "power of two ≥ 4"),
+    (lambda: DiscriminatorConfig(resample="nearest"), "resample must be"),
+    (lambda: EncoderConfig(resolution=16, num_ws=6), "power of two ≥ 32"),
+    (lambda: EncoderConfig(resolution=48, num_ws=10), "power of two ≥ 32"),
+    (lambda: EncoderConfig(resolution=64, num_ws=8), "num_ws must be 10 at resolution 64"),
+], ids=["D-48", "D-2", "D-resample", "E-16", "E-48", "E-num_ws"])
+def test_bad_discriminator_and_encoder_configs_raise(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

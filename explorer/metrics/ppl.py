@@ -3,9 +3,10 @@ Generative Adversarial Networks", §3.2), in W or Z with end-point sampling, and
 along a morph.
 
 PPL in W: for seed pair i, z_a = ``seed_to_z(2i)``, z_b = ``seed_to_z(2i + 1)``, w = mapping(z)
-at ψ = 1; the images at t = 0 and t = ε = 1e-4 along lerp(w_a, w_b, t) (every W+ layer, constant
-noise) give LPIPS(G(w(0)), G(w(ε))) / ε². PPL in Z is the same along slerp(z_a, z_b, t) through
-the whole generator, so it also applies to generators without W (DCGAN). Images stay in float
+at ψ = 1; the images at t = 0 and t = ε = 1e-4 along lerp(w_a, w_b, t) (every W+ layer,
+rendered without noise inputs as the app renders, ``session.RENDER_NOISE_MODE``) give
+LPIPS(G(w(0)), G(w(ε))) / ε². PPL in Z is the same along slerp(z_a, z_b, t) through the whole
+generator, so it also applies to generators without W (DCGAN). Images stay in float
 at the generator's resolution (no uint8 quantization: ε-sized changes would vanish). Samples
 below the 1st or above the 99th percentile are discarded before averaging, as in the reference
 implementation. LPIPS: VGG16 v0.1, the network StyleGAN uses.

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from explorer.nets.layers import EqualizedConv2d, EqualizedLinear
-from explorer.nets.stylegan import DiscriminatorBlock, layer_groups
+from explorer.nets.layers import RESAMPLE_MODES, EqualizedConv2d, EqualizedLinear
+from explorer.nets.stylegan import DiscriminatorBlock, check_resolution, layer_groups, num_ws_at
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class EncoderConfig:
     ``resolution``, ``num_ws`` and ``w_dim`` must match the generator it inverts.
     ``variational`` adds the log-variance heads (``logvar_heads`` in every MapToStyle).
     ``resample``: how its strided convolutions downsample (``layers.RESAMPLE_MODES``).
+
+    Raises:
+        ValueError: ``resolution`` is not a power of two ≥ 32 (the fine W+ layers are read from
+            16×16 features, after at least one downsampling block), or ``num_ws`` is not that
+            of a generator of ``resolution`` (``stylegan.num_ws_at``), or an unknown ``resample``.
     """
 
     resolution: int = 64
@@ -39,6 +44,14 @@ class EncoderConfig:
     channel_max: int = 256
     variational: bool = False
     resample: str = "stylegan2"
+
+    def __post_init__(self):
+        check_resolution(self.resolution, 32)
+        if self.num_ws != num_ws_at(self.resolution):
+            raise ValueError(f"num_ws must be {num_ws_at(self.resolution)} at resolution {self.resolution} "
+                             f"(the generator's W+), got {self.num_ws}")
+        if self.resample not in RESAMPLE_MODES:
+            raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}, got {self.resample!r}")
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)

@@ -248,7 +248,11 @@ class NoiseInjection(nn.Module):
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
 
     def forward(self, x: torch.Tensor, noise_mode: str, gain: float = 1.0) -> torch.Tensor:
-        """x + noise · strength · ``gain`` (the gain of the activation that follows, folded in)."""
+        """x + noise · strength · ``gain`` (the gain of the activation that follows, folded in).
+
+        Raises:
+            ValueError: ``noise_mode`` is not "random", "const" or "none".
+        """
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
         elif noise_mode == "const":

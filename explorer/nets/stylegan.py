@@ -25,12 +25,27 @@ from explorer.nets.layers import (
 )
 
 
+def check_resolution(resolution: int, smallest: int) -> None:
+    """Raise ValueError unless ``resolution`` is a power of two ≥ ``smallest``."""
+    if resolution < smallest or resolution & (resolution - 1):
+        raise ValueError(f"resolution must be a power of two ≥ {smallest}, got {resolution}")
+
+
+def num_ws_at(resolution: int) -> int:
+    """Number of w vectors in the W+ of a generator of ``resolution``: two per block (conv1 /
+    toRGB share with the next conv0), 2 · log2(resolution) − 2."""
+    return 2 * (int(math.log2(resolution)) - 1)
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Everything needed to rebuild a Generator; saved as JSON beside its weights.
 
     Channels at resolution r are ``min(channel_base // r, channel_max)``. ``resample``: how
     the synthesis layers upsample, one of ``layers.RESAMPLE_MODES`` (see ``ModulatedConv2d``).
+
+    Raises:
+        ValueError: ``resolution`` is not a power of two ≥ 4, or an unknown ``resample``.
     """
 
     resolution: int = 64
@@ -43,9 +58,7 @@ class GeneratorConfig:
     resample: str = "stylegan2"
 
     def __post_init__(self):
-        log2 = math.log2(self.resolution)
-        if self.resolution < 4 or log2 != int(log2):
-            raise ValueError(f"resolution must be a power of two ≥ 4, got {self.resolution}")
+        check_resolution(self.resolution, 4)
         if self.resample not in RESAMPLE_MODES:
             raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}, got {self.resample!r}")
 
@@ -54,8 +67,8 @@ class GeneratorConfig:
 
     @property
     def num_ws(self) -> int:
-        """Number of w vectors in W+: two per block (conv1 / toRGB share with the next conv0)."""
-        return 2 * (int(math.log2(self.resolution)) - 1)
+        """Number of w vectors in W+ (``num_ws_at``)."""
+        return num_ws_at(self.resolution)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,13 +90,24 @@ def layer_groups(num_ws: int) -> dict[str, range]:
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """Everything needed to rebuild a Discriminator; saved as JSON beside its weights."""
+    """Everything needed to rebuild a Discriminator; saved as JSON beside its weights.
+
+    ``resample``: how its strided convolutions downsample (``layers.RESAMPLE_MODES``).
+
+    Raises:
+        ValueError: ``resolution`` is not a power of two ≥ 4, or an unknown ``resample``.
+    """
 
     resolution: int = 64
     channel_base: int = 4096
     channel_max: int = 256
     mbstd_group_size: int = 4
     resample: str = "stylegan2"
+
+    def __post_init__(self):
+        check_resolution(self.resolution, 4)
+        if self.resample not in RESAMPLE_MODES:
+            raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}, got {self.resample!r}")
 
     def channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -173,6 +197,11 @@ class SynthesisNetwork(nn.Module):
         ])
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        """``noise_mode``: "random", "const" or "none" (``layers.NoiseInjection``).
+
+        Raises:
+            ValueError: ``ws`` is not [N, num_ws, w_dim], or an unknown ``noise_mode``.
+        """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws:
             raise ValueError(f"ws must be [N, {self.num_ws}, w_dim], got {list(ws.shape)}")
         x = img = None

@@ -5,9 +5,9 @@ is known (reconstruction + latent loss), as in e4e's training on real data with 
 latent supervision for synthetic data. The e4e delta penalty keeps each layer's w close to
 the first layer's, which keeps the codes editable (Tov et al., 2021, §3.3).
 
-Losses: mean squared error and mean absolute error in pixels, at full and half
-resolution, plus LPIPS-AlexNet (weight 0.8, as in pSp); latent MSE on generated faces;
-delta penalty on all.
+Losses: mean squared error and mean absolute error in pixels at full resolution, mean squared
+error at half resolution, plus LPIPS-AlexNet (weight 0.8, as in pSp); latent MSE on generated
+faces; delta penalty on all.
 
 ``init`` warm-starts a new run from shipped encoder weights (``explorer train encoder --init
 weights/encoder``): the run counts its own kimg from zero with a fresh optimizer.
@@ -68,7 +68,8 @@ class EncoderTrainConfig:
 
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MSE + L1 at full and half resolution, per-sample mean: [N, 3, R, R] each → [N]."""
+    """MSE + L1 at full resolution plus MSE at half resolution (2×2 average pooled), each a
+    per-sample mean: [N, 3, R, R] each → [N]."""
     loss = (recon - target).square().mean(dim=(1, 2, 3)) + (recon - target).abs().mean(dim=(1, 2, 3))
     r2, t2 = F.avg_pool2d(recon, 2), F.avg_pool2d(target, 2)
     return loss + (r2 - t2).square().mean(dim=(1, 2, 3))
