@@ -21,6 +21,7 @@ from explorer.export import TURNTABLE, render_at
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
 from explorer.gui.seed_browser import SeedBrowser
+from explorer.gui.status import StatusBar
 from explorer.gui.timeline import MorphTimeline
 from explorer.photos import refine_photo
 from explorer.session import Keyframe, Session, render
@@ -612,12 +613,44 @@ def test_a_slider_keeps_another_attribute_unchanged(qtbot, window, bundle):
     window.sliders.set_kept("age", "pose", True)
     assert window.session.conditions == {"age": ("pose",)}
     assert "keeps Pose (yaw) unchanged" in window.sliders.sliders["age"].toolTip()
+    assert window.sliders.sliders["age"].note_label.text() == "keeps Pose (yaw)"       # seen without hovering
     kept = wait_current(qtbot, window)
     assert_close(kept, expected(bundle, window.session.ws(bundle)))
     assert not np.array_equal(free, kept)
     window.sliders.set_kept("age", "pose", False)
-    assert window.session.conditions == {}
+    assert window.session.conditions == {} and not window.sliders.sliders["age"].note_label.isVisibleTo(window)
     assert_close(wait_current(qtbot, window), free)
+
+
+def test_the_directions_header_names_the_moved_sliders_and_resets_them(qtbot, window, bundle):
+    sliders = window.sliders
+    assert sliders.header.isVisibleTo(window) and not sliders.reset_all_button.isEnabled()
+    for name, value in (("age", 0.5), ("smile", 1.0), ("sefa0-3_1", -0.5)):
+        sliders.sliders[name].setValue(value)
+    label = sliders.moved_label
+    assert label.full_text() == "Moved: Age, Smile, Component 1 (layers 0–3)"
+    assert label.text().endswith("…") and label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+    assert "Smile: +1.0 σ" in sliders.moved_label.toolTip()
+    sliders.reset_all_button.click()
+    assert window.session.sliders == {} and not sliders.reset_all_button.isEnabled()
+    assert_close(wait_current(qtbot, window), expected(bundle, Session().ws(bundle)))
+
+
+def test_the_window_fits_a_laptop_screen(window):
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 700                # 768 px less a panel and title bar
+
+
+def test_messages_go_after_a_while_and_errors_stay(qtbot, monkeypatch):
+    from explorer.gui import status as status_module
+    monkeypatch.setattr(status_module, "INFO_SECONDS", 0.05)
+    bar = StatusBar("cpu")
+    qtbot.addWidget(bar)
+    bar.show_info("Saved x.png")
+    qtbot.waitUntil(lambda: bar.message() == "", timeout=2000)
+    bar.show_error("x.png: not an image")
+    qtbot.wait(300)
+    assert bar.message() == "x.png: not an image" and bar.is_error()
 
 
 def test_3d_face_dialog_turns_and_saves_the_face(qtbot, window, bundle, tmp_path, monkeypatch):

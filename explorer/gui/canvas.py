@@ -9,6 +9,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from explorer.gui.theme import MUTED
 
+MIN_SIDE = 256    # px: the face stays usable in a window on a 1366 × 768 laptop screen
+
 
 def to_qimage(image: np.ndarray) -> QImage:
     """uint8 [H, W, 3] RGB → a QImage that owns a copy of the pixels."""
@@ -31,7 +33,7 @@ class FaceCanvas(QWidget):
         super().__init__(parent)
         self.image: np.ndarray | None = None
         self._qimage: QImage | None = None
-        self.setMinimumSize(512 + 2 * self.MARGIN, 512 + 2 * self.MARGIN)
+        self.setMinimumSize(MIN_SIDE + 2 * self.MARGIN, MIN_SIDE + 2 * self.MARGIN)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, image: np.ndarray) -> None:

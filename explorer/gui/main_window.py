@@ -262,26 +262,33 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _layout(self) -> QWidget:
-        """Face on the left; on the right Face (with style mixing), Directions (scrolling when long)
-        and Morph."""
+        """Face on the left; on the right Face (with style mixing), Directions (the moved ones
+        named above a list that scrolls) and Morph, in a column that scrolls as a whole when the
+        window is too short for it (a laptop's 768 px)."""
         if self.bundle.directions:
             scroll = QScrollArea()
             scroll.setWidget(self.sliders)
             scroll.setWidgetResizable(True)
             scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setMinimumHeight(140)
-            directions: QWidget = scroll
+            directions = _group("Directions", self.sliders.header, scroll)
         else:
-            directions = QLabel("These weights come without directions.")
-            directions.setProperty("role", "muted")
+            empty = QLabel("These weights come without directions.")
+            empty.setProperty("role", "muted")
+            directions = _group("Directions", empty)
         controls = QWidget()
         controls.setFixedWidth(PANEL_WIDTH)
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(10)
         column.addWidget(_group("Face", self.seed_panel, self.mixing))
-        column.addWidget(_group("Directions", directions), 1)
+        column.addWidget(directions, 1)
         column.addWidget(_group("Morph", self.morph))
+        side = QScrollArea()
+        side.setWidget(controls)
+        side.setWidgetResizable(True)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setFixedWidth(PANEL_WIDTH + side.verticalScrollBar().sizeHint().width())
 
         buttons = QHBoxLayout()
         for action in (self.undo_action, self.redo_action, None, self.open_action, self.copy_action,
@@ -308,7 +315,7 @@ class MainWindow(QMainWindow):
         row.setContentsMargins(12, 10, 12, 8)
         row.setSpacing(14)
         row.addLayout(face, 1)
-        row.addWidget(controls)
+        row.addWidget(side)
         return central
 
     def _action(self, text: str, keys: QKeySequence.StandardKey | None, slot, tip: str) -> QAction:

@@ -1,4 +1,5 @@
-"""The direction sliders: one per semantic direction, in σ units, plus "Reset all"."""
+"""The direction sliders: one per semantic direction, in σ units, under a header that names
+the moved ones and resets them all."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QMenu,
+    QSizePolicy,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -18,12 +21,37 @@ from explorer.gui.value_slider import ValueSlider
 STEP = 0.1  # σ
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends its text with "…" where it is too narrow for all of it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
+
+
 class DirectionSliders(QWidget):
     """One ``ValueSlider`` per direction (its min..max in steps of 0.1 σ, default 0): the named
     attributes (age, gender, pose, …) first, then the unsupervised components, each in stored order.
     Right-clicking a slider offers "Rename…" (e.g. "Component 3 (layers 0–3)" → "Hair length")
     and, for a named attribute, "Keep unchanged": the other named attributes its slider must not
-    move (conditional editing, e.g. age keeping gender).
+    move (conditional editing, e.g. age keeping gender), which the slider then notes beside its
+    label. ``header`` (for the window to place above the list, which scrolls) says which sliders
+    are moved, since most of the list is out of sight, and has "Reset all".
 
     Signals:
         changed(): any slider moved, or all were reset (one signal for the lot).
@@ -32,6 +60,7 @@ class DirectionSliders(QWidget):
 
     Attributes:
         sliders: direction name → its ValueSlider.
+        header: the moved sliders' names (``moved_label``) and "Reset all".
     """
 
     changed = Signal()
@@ -49,18 +78,22 @@ class DirectionSliders(QWidget):
         for d in sorted(directions, key=lambda d: d.method in UNSUPERVISED):
             slider = ValueSlider(d.label, d.min, d.max, STEP, 0.0, "{:+.1f} σ")
             slider.setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}")
-            slider.valueChanged.connect(self.changed)
+            slider.valueChanged.connect(self._moved)
             slider.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             slider.customContextMenuRequested.connect(lambda pos, name=d.name: self._menu(name, pos))
             layout.addWidget(slider)
             self.sliders[d.name] = slider
-        reset_all = QPushButton("Reset all")
-        reset_all.setEnabled(bool(directions))
-        reset_all.clicked.connect(self.reset_all)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(reset_all)
-        layout.addLayout(row)
+        layout.addStretch(1)
+        self.moved_label = ElidedLabel()
+        self.moved_label.setProperty("role", "muted")
+        self.reset_all_button = QPushButton("Reset all")
+        self.reset_all_button.clicked.connect(self.reset_all)
+        self.header = QWidget()
+        row = QHBoxLayout(self.header)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.moved_label, 1)
+        row.addWidget(self.reset_all_button)
+        self._show_moved()
 
     def values(self) -> dict[str, float]:
         """Direction name → value, for the sliders away from 0."""
@@ -73,7 +106,7 @@ class DirectionSliders(QWidget):
             slider.blockSignals(True)
             slider.setValue(values.get(name, 0.0))
             slider.blockSignals(False)
-        self.changed.emit()
+        self._moved()
 
     def set_label(self, name: str, label: str) -> None:
         """Show ``label`` above direction ``name``'s slider."""
@@ -100,6 +133,7 @@ class DirectionSliders(QWidget):
         d = self._directions[name]
         self.sliders[name].setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}"
                                       + (f"; keeps {labels} unchanged" if keep else ""))
+        self.sliders[name].set_note(f"keeps {labels}" if keep else "")
         self.conditions_changed.emit()
 
     def set_conditions(self, conditions: dict[str, tuple[str, ...]]) -> None:
@@ -130,4 +164,17 @@ class DirectionSliders(QWidget):
             slider.blockSignals(True)
             slider.reset()
             slider.blockSignals(False)
+        self._moved()
+
+    def _moved(self) -> None:
+        self._show_moved()
         self.changed.emit()
+
+    def _show_moved(self) -> None:
+        """Name the moved sliders in the header (their values in its tooltip)."""
+        moved = self.values()
+        labels = [self.sliders[name].name_label.text() for name in moved]
+        self.moved_label.set_full_text(f"Moved: {', '.join(labels)}" if moved else
+                                       "Right-click a slider to rename it or keep others" if self.sliders else "")
+        self.moved_label.setToolTip("\n".join(f"{label}: {value:+.1f} σ" for label, value in zip(labels, moved.values())))
+        self.reset_all_button.setEnabled(bool(moved))

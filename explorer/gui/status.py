@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+INFO_SECONDS = 10   # how long a message that is not an error stays
 
 
 class StatusBar(QStatusBar):
-    """Shows one message at a time (errors in red, kept until the next message), the last
-    render time and the device."""
+    """Shows one message at a time (errors in red, kept until the next message; others go after
+    ``INFO_SECONDS``), the last render time and the device."""
 
     def __init__(self, device: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -20,6 +23,8 @@ class StatusBar(QStatusBar):
         self.addWidget(self.message_label, 1)
         self.addPermanentWidget(self.render_label)
         self.addPermanentWidget(device_label)
+        self._expiry = QTimer(self, singleShot=True, interval=int(INFO_SECONDS * 1000))
+        self._expiry.timeout.connect(lambda: self._show("", ""))
 
     def message(self) -> str:
         """The message shown now."""
@@ -39,6 +44,10 @@ class StatusBar(QStatusBar):
         self.render_label.setText(f"render {ms:.0f} ms")
 
     def _show(self, text: str, role: str) -> None:
+        if text and not role:
+            self._expiry.start()
+        else:
+            self._expiry.stop()
         self.message_label.setText(text)
         self.message_label.setToolTip(text)
         self.message_label.setProperty("role", role)

@@ -25,6 +25,7 @@ class _Slider(QSlider):
 class ValueSlider(QWidget):
     """``label`` and the formatted value above a slider from ``minimum`` to ``maximum`` in
     steps of ``step``. Double-clicking the slider or pressing ↺ returns it to ``default``.
+    ``set_note`` shows a short muted remark beside the label (e.g. what the slider keeps).
 
     Signals:
         valueChanged(float): on every change, while dragging too.
@@ -44,6 +45,9 @@ class ValueSlider(QWidget):
         self.name_label = QLabel(label)
         self.name_label.setToolTip(label)
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.note_label = QLabel()
+        self.note_label.setProperty("role", "muted")
+        self.note_label.hide()
         self.value_label = QLabel()
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         widest = max((fmt.format(v) for v in (minimum, maximum, default)), key=len)
@@ -58,9 +62,10 @@ class ValueSlider(QWidget):
         layout.setHorizontalSpacing(4)
         layout.setVerticalSpacing(0)
         layout.addWidget(self.name_label, 0, 0)
-        layout.addWidget(self.value_label, 0, 1)
-        layout.addWidget(reset, 0, 2)
-        layout.addWidget(self.slider, 1, 0, 1, 3)
+        layout.addWidget(self.note_label, 0, 1)
+        layout.addWidget(self.value_label, 0, 2)
+        layout.addWidget(reset, 0, 3)
+        layout.addWidget(self.slider, 1, 0, 1, 4)
         layout.setColumnStretch(0, 1)
         self._show_value()
 
@@ -69,6 +74,11 @@ class ValueSlider(QWidget):
 
     def setValue(self, value: float) -> None:
         self.slider.setValue(round(value / self._step))
+
+    def set_note(self, text: str) -> None:
+        """Show ``text`` beside the label, or nothing when it is empty."""
+        self.note_label.setText(text)
+        self.note_label.setVisible(bool(text))
 
     def reset(self) -> None:
         """Return to the default value."""
