@@ -509,8 +509,9 @@ def test_browse_seeds_and_pick_one(qtbot, window, bundle, monkeypatch):
     window.worker.seeds_rendered.connect(lambda seeds, images: rendered.append((seeds, images)))
     window.seed_panel.browse_button.click()
     browser = window.findChild(SeedBrowser)
-    qtbot.waitUntil(lambda: len(rendered) == 1, timeout=TIMEOUT)
-    assert all(not b.icon().isNull() for b in browser.buttons)
+    # ``rendered`` and the browser each get the faces by their own queued call: wait for both
+    qtbot.waitUntil(lambda: len(rendered) == 1 and all(not b.icon().isNull() for b in browser.buttons),
+                    timeout=TIMEOUT)
     assert len(set(browser.seeds)) == 16 and [b.text() for b in browser.buttons] == [str(s) for s in browser.seeds]
     first = browser.seeds
     browser.deal()                                                    # "More faces"
