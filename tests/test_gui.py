@@ -153,7 +153,8 @@ def test_style_mixing_from_a_seed_and_from_photo_b(qtbot, window, bundle, shared
 def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
     qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
-    assert window.status.message() == "astronaut.png loaded as A (2 faces found; used the largest; ⇆ picks another)"
+    assert window.status.message() == ("astronaut.png loaded as A (2 faces found; used the largest; ⇆ picks another); "
+                                        "Refine makes it more like the photo")
     largest = window.session.key_a.ws
     slot_a = window.morph.slots["A"]
     assert slot_a.face_button.isVisible() and "· 1/2" in slot_a.caption.toolTip()
@@ -166,7 +167,7 @@ def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     assert window.session.key_a.ws == largest
     window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))
     qtbot.waitUntil(lambda: window.morph.slots["B"].loaded, timeout=TIMEOUT)
-    assert window.status.message() == "grace_hopper.jpg loaded as B"
+    assert window.status.message() == "grace_hopper.jpg loaded as B; Refine makes it more like the photo"
     assert window.session.key_a.label == "astronaut.png" and window.session.key_b.label == "grace_hopper.jpg"
 
     window.morph.set_t(0.0)
@@ -554,7 +555,9 @@ def test_export_dialog(qtbot, window, tmp_path):
     session = window.session.with_keyframe(0, Keyframe.from_seed(5))
     dialog = ExportDialog(window.worker, session, tmp_path, window)
     qtbot.addWidget(dialog)
+    assert dialog.length.text() == "2.0 s"                               # 60 frames at 30 fps
     dialog.frames.setValue(3)
+    assert dialog.length.text() == "0.1 s"
     resolution = window.bundle.resolution
     assert dialog.size.currentData() == 4 * resolution                # bigger than generated, by default
     assert [dialog.size.itemText(i) for i in range(2)] == [f"{resolution} px (as generated)", f"{2 * resolution} px"]

@@ -56,6 +56,11 @@ class ExportDialog(QDialog):
         self._worker, self._session, self._running = worker, session, False
         self.frames = QSpinBox(minimum=2, maximum=2000, value=60)
         self.fps = QSpinBox(minimum=1, maximum=60, value=30, suffix=" fps")
+        self.length = QLabel()
+        self.length.setProperty("role", "muted")
+        for box in (self.frames, self.fps):
+            box.valueChanged.connect(self._show_length)
+        self._show_length()
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
         resolution = worker.bundle.resolution
@@ -98,7 +103,10 @@ class ExportDialog(QDialog):
         destination.addWidget(browse)
         self.form = QFormLayout()
         self.form.addRow("Frames", self.frames)
-        self.form.addRow("Speed", self.fps)
+        speed = QHBoxLayout()
+        speed.addWidget(self.fps, 1)
+        speed.addWidget(self.length)
+        self.form.addRow("Speed", speed)
         self.form.addRow("Pace", self.pace)
         self.form.addRow("Size", self.size)
         self.form.addRow("Enlarge with", self.upscale)
@@ -115,6 +123,9 @@ class ExportDialog(QDialog):
         worker.progress.connect(self._progress)
         worker.exported.connect(self._exported)
         worker.failed.connect(self._failed)
+
+    def _show_length(self) -> None:
+        self.length.setText(f"{self.frames.value() / self.fps.value():.1f} s")
 
     def _size_changed(self) -> None:
         """Only frames larger than the generator's are enlarged, and only a choice is worth asking."""

@@ -380,7 +380,7 @@ class MainWindow(QMainWindow):
         if photo.num_faces > 1:
             which = "the largest" if photo.face == 0 else f"face {photo.face + 1} by size"
             faces = f" ({photo.num_faces} faces found; used {which}; ⇆ picks another)"
-        self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}")
+        self.status.show_info(f"{photo.path.name} loaded as {slot}{faces}; Refine makes it more like the photo")
         self._put_in_slot(slot, SlotView(Keyframe.from_photo(photo.path, photo.ws), photo, photo.path.name,
                                          np.asarray(photo.aligned)))
 
