@@ -157,11 +157,14 @@ def mesh_files(out: Path) -> dict[str, Path]:
     .mtl material and .json sidecar beside it.
 
     Raises:
-        UserError: ``out`` is not a .obj, or one of the four exists (nothing is overwritten).
+        UserError: ``out`` is not a .obj, its folder does not exist, or one of the four exists
+            (nothing is overwritten).
     """
     out = Path(out)
     if out.suffix.lower() != ".obj":
         raise UserError(f"{out}: a 3D face is saved as .obj")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: the folder {out.parent} does not exist")
     paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
     for path in paths.values():
         if path.exists():

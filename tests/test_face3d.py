@@ -125,6 +125,7 @@ def test_save_mesh_writes_four_files_and_overwrites_nothing(model, bundle, tmp_p
 
 def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, bad_photo):
     folder = tmp_path / "meshes"
+    folder.mkdir()
     out = folder / "older.obj"
     assert cli_main(["mesh", "seed:11", "--set", "age=1.5", "--out", str(out), "--size", "192",
                      "--turntable", "mp4"]) == 0
@@ -139,6 +140,7 @@ def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, b
                           (["seed:1", "--set", "age=9", "--out", str(folder / "y.obj")], "outside the slider range"),
                           (["seed:1", "--size", "8", "--out", str(folder / "z.obj")], "outside 16"),
                           (["seed:1", "--out", str(out)], "already exists"),
+                          (["seed:1", "--out", str(tmp_path / "nowhere" / "m.obj")], "nowhere does not exist"),
                           (["seed:1", "--out", str(folder / "new.ply")], "new.ply: a 3D face is saved as .obj"),
                           (["seed:1", "--out", str(folder / "new.obj"), "--turntable", "gif"],
                            "new-turntable.gif: already exists")):
