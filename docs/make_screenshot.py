@@ -1,5 +1,6 @@
 """Render docs/screenshot.png: the main window offscreen, morphing from one portrait through a
-seed keyframe at t = 0.5 to the other, the playhead a third of the way, in the sharp view (the default); then
+seed keyframe at t = 0.5 to the other, the playhead a third of the way, smiling a little more, in the
+sharp view (the default); then
 docs/face3d.png: the 3D face dialog on that face, turned by ``--yaw`` degrees.
 
     python docs/make_screenshot.py [--weights DIR] [--out PATH] [--face3d-out PATH] [--yaw DEG]
@@ -63,6 +64,7 @@ def main() -> int:
     window.seed_panel.seed_box.setValue(args.seed)
     window.morph.keyframe_seed_requested.emit(0.5)
     window.morph.set_t(0.33)
+    window.sliders.sliders["smile"].setValue(0.8)
     wait_for(app, lambda: window.shown is not None and window.shown.request_id == window.last_request, "the render")
     app.processEvents()
     args.out.parent.mkdir(parents=True, exist_ok=True)

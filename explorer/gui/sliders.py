@@ -175,6 +175,6 @@ class DirectionSliders(QWidget):
         moved = self.values()
         labels = [self.sliders[name].name_label.text() for name in moved]
         self.moved_label.set_full_text(f"Moved: {', '.join(labels)}" if moved else
-                                       "Right-click a slider to rename it or keep others" if self.sliders else "")
+                                       "Right-click a slider for more" if self.sliders else "")
         self.moved_label.setToolTip("\n".join(f"{label}: {value:+.1f} σ" for label, value in zip(labels, moved.values())))
         self.reset_all_button.setEnabled(bool(moved))
