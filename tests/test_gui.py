@@ -153,8 +153,8 @@ def test_style_mixing_from_a_seed_and_from_photo_b(qtbot, window, bundle, shared
 def test_photos_morph_and_export(qtbot, window, bundle, shared_data, tmp_path):
     window.load_photo("A", str(shared_data / "portraits" / "astronaut.png"))
     qtbot.waitUntil(lambda: window.morph.slots["A"].loaded, timeout=TIMEOUT)
-    assert window.status.message() == ("astronaut.png loaded as A (2 faces found; used the largest; ⇆ picks another); "
-                                        "Refine makes it more like the photo")
+    assert window.status.message() == ("astronaut.png loaded as A (2 faces found; used the largest; "
+                                        "⇆ picks another); Refine makes it more like the photo")
     largest = window.session.key_a.ws
     slot_a = window.morph.slots["A"]
     assert slot_a.face_button.isVisible() and "· 1/2" in slot_a.caption.toolTip()

@@ -88,7 +88,8 @@ def test_layer_groups_are_the_encoders():
         assert [i for r in layer_groups(num_ws).values() for i in r] == list(range(num_ws))
     for resolution in (32, 64, 128, 256):
         num_ws = num_ws_at(resolution)
-        encoder = Encoder(EncoderConfig(resolution=resolution, num_ws=num_ws, w_dim=8, channel_base=2048, channel_max=8))
+        encoder = Encoder(EncoderConfig(resolution=resolution, num_ws=num_ws, w_dim=8, channel_base=2048,
+                                        channel_max=8))
         assert [n for _, n in encoder.groups] == [len(r) for r in layer_groups(num_ws).values()]
 
 

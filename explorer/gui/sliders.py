@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
-    QSizePolicy,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -176,5 +176,6 @@ class DirectionSliders(QWidget):
         labels = [self.sliders[name].name_label.text() for name in moved]
         self.moved_label.set_full_text(f"Moved: {', '.join(labels)}" if moved else
                                        "Right-click a slider for more" if self.sliders else "")
-        self.moved_label.setToolTip("\n".join(f"{label}: {value:+.1f} σ" for label, value in zip(labels, moved.values())))
+        self.moved_label.setToolTip("\n".join(f"{label}: {value:+.1f} σ"
+                                              for label, value in zip(labels, moved.values())))
         self.reset_all_button.setEnabled(bool(moved))
