@@ -556,8 +556,10 @@ def test_export_dialog(qtbot, window, tmp_path):
     dialog = ExportDialog(window.worker, session, tmp_path, window)
     qtbot.addWidget(dialog)
     assert dialog.length.text() == "2.0 s"                               # 60 frames at 30 fps
+    dialog.frames.setValue(2000)
+    assert dialog.length.text() == "1 min 6.7 s"
     dialog.frames.setValue(3)
-    assert dialog.length.text() == "0.1 s"
+    assert dialog.length.text() == "0.10 s"
     resolution = window.bundle.resolution
     assert dialog.size.currentData() == 4 * resolution                # bigger than generated, by default
     assert [dialog.size.itemText(i) for i in range(2)] == [f"{resolution} px (as generated)", f"{2 * resolution} px"]
@@ -617,7 +619,7 @@ def test_a_slider_keeps_another_attribute_unchanged(qtbot, window, bundle):
     window.sliders.set_kept("age", "pose", True)
     assert window.session.conditions == {"age": ("pose",)}
     assert "keeps Pose (yaw) unchanged" in window.sliders.sliders["age"].toolTip()
-    assert window.sliders.sliders["age"].note_label.text() == "keeps Pose (yaw)"       # seen without hovering
+    assert window.sliders.sliders["age"].note_label.full_text() == "keeps Pose (yaw)"  # seen without hovering
     kept = wait_current(qtbot, window)
     assert_close(kept, expected(bundle, window.session.ws(bundle)))
     assert not np.array_equal(free, kept)
@@ -638,6 +640,20 @@ def test_the_directions_header_names_the_moved_sliders_and_resets_them(qtbot, wi
     sliders.reset_all_button.click()
     assert window.session.sliders == {} and not sliders.reset_all_button.isEnabled()
     assert_close(wait_current(qtbot, window), expected(bundle, Session().ws(bundle)))
+
+
+def test_a_slider_notes_what_it_keeps_without_widening_and_follows_renames(qtbot, window):
+    sliders = window.sliders
+    age = sliders.sliders["age"]
+    width = age.minimumSizeHint().width()
+    for other in ("gender", "smile", "eyeglasses", "black_hair"):
+        sliders.set_kept("age", other, True)
+    assert age.note_label.full_text() == "keeps Gender (to female), Smile, Eyeglasses, Black hair"
+    assert age.minimumSizeHint().width() <= width                      # elided, not pushing the row wider
+    sliders.sliders["smile"].setValue(1.0)
+    sliders.set_label("smile", "Grin")                                  # what a rename does
+    assert "Grin" in age.note_label.full_text() and "Grin" in age.toolTip()
+    assert sliders.moved_label.full_text() == "Moved: Grin"
 
 
 def test_the_window_fits_a_laptop_screen(window):

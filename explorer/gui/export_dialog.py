@@ -45,6 +45,14 @@ def free_path(folder: Path, stem: str, suffix: str) -> Path:
         n += 1
 
 
+def duration(seconds: float) -> str:
+    """A clip's length as an artist reads it: "0.10 s", "2.0 s", "1 min 6.7 s"."""
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(round(seconds, 1), 60)
+    return f"{rest:.1f} s" if not minutes else f"{minutes:.0f} min {rest:.1f} s"
+
+
 class ExportDialog(QDialog):
     """Exports ``session``'s morph A → B through ``worker``, showing progress and errors.
     The dialog may be closed while the export runs; the main window reports the result."""
@@ -125,7 +133,7 @@ class ExportDialog(QDialog):
         worker.failed.connect(self._failed)
 
     def _show_length(self) -> None:
-        self.length.setText(f"{self.frames.value() / self.fps.value():.1f} s")
+        self.length.setText(duration(self.frames.value() / self.fps.value()))
 
     def _size_changed(self) -> None:
         """Only frames larger than the generator's are enlarged, and only a choice is worth asking."""

@@ -3,45 +3,22 @@ the moved ones and resets them all."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.directions import UNSUPERVISED, Direction
-from explorer.gui.value_slider import ValueSlider
+from explorer.gui.value_slider import ElidedLabel, ValueSlider
 
 STEP = 0.1  # σ
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that ends its text with "…" where it is too narrow for all of it."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._full = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def full_text(self) -> str:
-        return self._full
-
-    def set_full_text(self, text: str) -> None:
-        self._full = text
-        self._elide()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
 
 
 class DirectionSliders(QWidget):
@@ -109,9 +86,15 @@ class DirectionSliders(QWidget):
         self._moved()
 
     def set_label(self, name: str, label: str) -> None:
-        """Show ``label`` above direction ``name``'s slider."""
+        """Show ``label`` for direction ``name``: above its slider, in the header and in the notes
+        and menus of the sliders that keep it."""
         self.sliders[name].name_label.setText(label)
         self.sliders[name].name_label.setToolTip(label)
+        self._directions[name] = replace(self._directions[name], label=label)
+        for other, kept in self._conditions.items():
+            if name in kept:
+                self._show_kept(other)
+        self._show_moved()
 
     def ask_rename(self, name: str) -> None:
         """Ask for a new label for direction ``name``; emits ``rename_requested`` unless cancelled or unchanged."""
@@ -129,12 +112,16 @@ class DirectionSliders(QWidget):
         keep = [k for k in self._conditions.get(name, ()) if k != other] + ([other] if kept else [])
         self._conditions = {**self._conditions, name: tuple(keep)} if keep else \
             {k: v for k, v in self._conditions.items() if k != name}
-        labels = ", ".join(self._directions[k].label for k in keep)
+        self._show_kept(name)
+        self.conditions_changed.emit()
+
+    def _show_kept(self, name: str) -> None:
+        """Say in direction ``name``'s note and tooltip which attributes its slider keeps."""
+        labels = ", ".join(self._directions[k].label for k in self._conditions.get(name, ()))
         d = self._directions[name]
         self.sliders[name].setToolTip(f"{d.name}: {d.method}, W+ layers {d.layers.start}–{d.layers.stop - 1}"
-                                      + (f"; keeps {labels} unchanged" if keep else ""))
-        self.sliders[name].set_note(f"keeps {labels}" if keep else "")
-        self.conditions_changed.emit()
+                                      + (f"; keeps {labels} unchanged" if labels else ""))
+        self.sliders[name].set_note(f"keeps {labels}" if labels else "")
 
     def set_conditions(self, conditions: dict[str, tuple[str, ...]]) -> None:
         """Replace every slider's "Keep unchanged" choice (as ``conditions`` returns them); emits

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSlider,
@@ -20,6 +21,29 @@ class _Slider(QSlider):
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.doubleClicked.emit()
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that ends its text with "…" where it is too narrow for all of it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
 
 
 class ValueSlider(QWidget):
@@ -45,8 +69,9 @@ class ValueSlider(QWidget):
         self.name_label = QLabel(label)
         self.name_label.setToolTip(label)
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.note_label = QLabel()
+        self.note_label = ElidedLabel()
         self.note_label.setProperty("role", "muted")
+        self.note_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.note_label.hide()
         self.value_label = QLabel()
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -61,11 +86,13 @@ class ValueSlider(QWidget):
         layout.setContentsMargins(0, 2, 0, 2)
         layout.setHorizontalSpacing(4)
         layout.setVerticalSpacing(0)
-        layout.addWidget(self.name_label, 0, 0)
-        layout.addWidget(self.note_label, 0, 1)
-        layout.addWidget(self.value_label, 0, 2)
-        layout.addWidget(reset, 0, 3)
-        layout.addWidget(self.slider, 1, 0, 1, 4)
+        names = QHBoxLayout()                  # the note takes at most 2/5 of what the name leaves
+        names.addWidget(self.name_label, 3)
+        names.addWidget(self.note_label, 2)
+        layout.addLayout(names, 0, 0)
+        layout.addWidget(self.value_label, 0, 1)
+        layout.addWidget(reset, 0, 2)
+        layout.addWidget(self.slider, 1, 0, 1, 3)
         layout.setColumnStretch(0, 1)
         self._show_value()
 
@@ -76,8 +103,10 @@ class ValueSlider(QWidget):
         self.slider.setValue(round(value / self._step))
 
     def set_note(self, text: str) -> None:
-        """Show ``text`` beside the label, or nothing when it is empty."""
-        self.note_label.setText(text)
+        """Show ``text`` beside the label (ending in "…" where it is too long; whole in its
+        tooltip), or nothing when it is empty."""
+        self.note_label.set_full_text(text)
+        self.note_label.setToolTip(text)
         self.note_label.setVisible(bool(text))
 
     def reset(self) -> None:
