@@ -163,12 +163,8 @@ def mesh_files(out: Path) -> dict[str, Path]:
     out = Path(out)
     if out.suffix.lower() != ".obj":
         raise UserError(f"{out}: a 3D face is saved as .obj")
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: the folder {out.parent} does not exist")
     paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
-    for path in paths.values():
-        if path.exists():
-            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    _check_new(out, paths.values())
     return paths
 
 
@@ -181,14 +177,24 @@ def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
         ``out``.
 
     Raises:
-        UserError: ``out`` is not a .obj, one of the four files exists (nothing is overwritten),
-            or they cannot be written.
+        UserError: ``out`` is not a .obj, its folder does not exist, one of the four files
+            exists (nothing is overwritten), or they cannot be written.
     """
     paths = mesh_files(out)
     texture, material = paths[".png"], paths[".mtl"]
     return _write_new(paths[".obj"], sidecar, lambda tmp: tmp.write_text(obj_text(mesh, material.name)),
                       {texture: lambda tmp: save_png(mesh.texture, tmp),
                        material: lambda tmp: tmp.write_text(mtl_text(texture.name))})
+
+
+def _check_new(out: Path, paths: Iterable[Path]) -> None:
+    """Refuse to write ``out`` and the ``paths`` that go with it (``out`` among them) where
+    ``out``'s folder does not exist or one of them does: one-line UserErrors."""
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: the folder {out.parent} does not exist")
+    for path in paths:
+        if path.exists():
+            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
 
 
 def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
@@ -198,14 +204,10 @@ def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
     ``sidecar`` into the folder, or as a companion beside the file; then rename all into place,
     ``out`` last. Nothing existing is replaced, and no folder is made but a PNG sequence's own:
     a mistyped folder is refused rather than created."""
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: the folder {out.parent} does not exist")
     files = dict(companions or {})
     if out.suffix != "":
         files[sidecar_path(out)] = lambda tmp: write_json(tmp, sidecar)
-    for path in (out, *files):
-        if path.exists():
-            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    _check_new(out, (out, *files))
     tmp = {path: path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}") for path in (*files, out)}
     try:
         for path, write_file in files.items():
