@@ -1,13 +1,16 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures. Qt draws offscreen unless QT_QPA_PLATFORM asks for another platform,
+so the tests run, and no window shows, with or without a display."""
 
 import os
 import shutil
 import zipfile
 from pathlib import Path
 
-import pytest
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # read when pytest-qt's qapp is made, after this
 
-from explorer.data.dataset_tool import build_dataset
+import pytest  # noqa: E402
+
+from explorer.data.dataset_tool import build_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""GUI tests (pytest-qt, offscreen): the main window driven through its widgets, renders on
-the worker thread. Run with QT_QPA_PLATFORM=offscreen."""
+"""GUI tests (pytest-qt, offscreen: conftest.py sets QT_QPA_PLATFORM): the main window driven
+through its widgets, renders on the worker thread."""
 
 import json
 import threading
@@ -18,6 +18,7 @@ from PySide6.QtTest import QTest
 
 from explorer import worker as worker_module
 from explorer.export import TURNTABLE, render_at
+from explorer.gui import main_window as main_window_module
 from explorer.gui.export_dialog import ExportDialog
 from explorer.gui.main_window import MainWindow, run_app
 from explorer.gui.seed_browser import SeedBrowser
@@ -583,9 +584,13 @@ def test_export_dialog(qtbot, window, tmp_path):
     assert "already exists" in dialog.message.text() and dialog.export_button.isEnabled()
 
 
-def test_run_app_refuses_bad_weights(qapp, tmp_path, capsys):
+def test_run_app_refuses_bad_weights(qapp, tmp_path, capsys, monkeypatch):
+    shown = []                                         # a real screen's modal dialog would wait for a click
+    monkeypatch.setattr(main_window_module.QMessageBox, "critical", lambda *args: shown.append(args[2]))
     assert run_app(tmp_path, "cpu") == 1
-    assert capsys.readouterr().err.strip() == f"error: {tmp_path}: not a weights folder (no generator.json)"
+    message = f"{tmp_path}: not a weights folder (no generator.json)"
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+    assert shown == ([] if qapp.platformName() in ("offscreen", "minimal") else [message])
 
 
 def test_named_directions_come_before_the_unsupervised_components(qtbot):
