@@ -33,6 +33,8 @@ def _bundle(args):
 
 
 def cmd_gui(args) -> int:
+    from explorer.display import check_display
+    check_display()                                     # where Qt would abort the process instead
     from explorer.gui.main_window import run_app
     return run_app(args.weights, args.device)
 
