@@ -114,7 +114,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 def _size_args(p: argparse.ArgumentParser) -> None:
     """The output size options of the commands that write faces."""
-    p.add_argument("--size", type=int, metavar="PX", help="image side in px (default: as generated)")
+    p.add_argument("--size", type=int, metavar="PX", help="image side in px (default: 4× the generator's, as the "
+                                                          "window exports: 256 for the shipped 64² weights)")
     p.add_argument("--upscale", choices=["superres", "lanczos"],
                    help="how images larger than the generator's are made: superres, the learned 2× face "
                         "super-resolution (then Lanczos; the default when the weights have it), or lanczos alone")

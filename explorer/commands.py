@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.errors import UserError
-from explorer.export import save_png
+from explorer.export import DEFAULT_SIZE_FACTOR, MESH_TEXTURE_FACTOR, save_png
 
 DRY_RUN_NETS = {"resolution": 32, "channel_base": 256, "channel_max": 32, "batch": 8}   # --dry-run: seconds
 DRY_RUN_LOG = {"tick_kimg": 0.016, "snapshot_kimg": 0.032}
@@ -39,10 +39,17 @@ def cmd_gui(args) -> int:
     return run_app(args.weights, args.device)
 
 
-def _output_size(args, bundle) -> tuple[int | None, str]:
-    """``--size`` (checked) and how larger images are made (``--upscale``, or the bundle's default)."""
+def _output_size(args, bundle, factor: int = DEFAULT_SIZE_FACTOR) -> tuple[int, str]:
+    """``--size`` in px (checked; by default ``factor`` × the generator's resolution, the size the
+    window saves and exports at) and how larger images are made (``--upscale``, or the bundle's
+    default).
+
+    Raises:
+        UserError: a size outside 16 … 4096 px, or an upscaling these weights cannot do.
+    """
     from explorer.export import check_size, upscale_method
-    return (None if args.size is None else check_size(args.size)), upscale_method(bundle, args.upscale)
+    size = factor * bundle.resolution if args.size is None else check_size(args.size)
+    return size, upscale_method(bundle, args.upscale)
 
 
 def cmd_generate(args) -> int:
@@ -136,7 +143,7 @@ def cmd_mesh(args) -> int:
     from explorer.face3d import FaceMeshModel
     from explorer.session import Session
     bundle = _bundle(args)
-    size, upscale = _output_size(args, bundle)
+    size, upscale = _output_size(args, bundle, MESH_TEXTURE_FACTOR)
     mesh_files(args.out)                                           # a bad or taken name fails before any work
     loop = None if args.turntable is None else args.out.with_name(f"{args.out.stem}-turntable.{args.turntable}")
     for path in ([] if loop is None else [loop, sidecar_path(loop)]):

@@ -50,6 +50,7 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 MORPH_BATCH = 8  # frames rendered per generator call
 MAX_SIZE = 4096  # px, the largest frame side an export is resized to
 UPSCALE_METHODS = ("superres", "lanczos")  # how exports larger than the generator's images are made
+DEFAULT_SIZE_FACTOR = 4  # saved faces and exports, window and CLI alike, in multiples of the generator's resolution
 MESH_TEXTURE_FACTOR = 2  # a 3D face's texture, in multiples of the generator's resolution (the superres size)
 TURNTABLE = {"frames": 72, "fps": 24, "max_yaw": 45.0, "side": 384}   # a 3 s loop, ±45°, 384² px
 MESH_METHOD = "MediaPipe Face Mesh (Kartynnik et al., 2019), 468 vertices; eyes and mouth closed"

@@ -39,15 +39,20 @@ def test_generate_writes_deterministic_seed_images(capsys, tmp_path, weights_dir
 
 
 def test_faces_come_at_the_size_asked_made_as_asked(capsys, tmp_path, weights_dir):
-    from explorer.export import render_at
+    from explorer.export import DEFAULT_SIZE_FACTOR, render_at
     from explorer.session import Session
     from explorer.weights import load_bundle
     bundle = load_bundle(weights_dir, "cpu")
-    code, _, err = run(capsys, "generate", "--seeds", "1", "--size", "256", "--weights", weights_dir,
-                       "--outdir", tmp_path / "g")
+    code, _, err = run(capsys, "generate", "--seeds", "1", "--weights", weights_dir, "--outdir", tmp_path / "g")
     assert code == 0, err
-    big = np.asarray(Image.open(tmp_path / "g" / "seed0001.png"))
-    assert np.array_equal(big, render_at(bundle, Session(seed=1).ws(bundle), 256, "superres")[0])   # the default
+    big = np.asarray(Image.open(tmp_path / "g" / "seed0001.png"))   # by default as the window saves: 4×, superres
+    assert DEFAULT_SIZE_FACTOR * bundle.resolution == 256 == big.shape[0]
+    assert np.array_equal(big, render_at(bundle, Session(seed=1).ws(bundle), 256, "superres")[0])
+    code, _, err = run(capsys, "generate", "--seeds", "1", "--size", "64", "--weights", weights_dir,
+                       "--outdir", tmp_path / "small")
+    assert code == 0, err
+    small = np.asarray(Image.open(tmp_path / "small" / "seed0001.png"))
+    assert np.array_equal(small, render_at(bundle, Session(seed=1).ws(bundle))[0])   # the generator's own pixels
     code, _, err = run(capsys, "edit", "--seed", "1", "--set", "age=1", "--size", "128", "--upscale", "lanczos",
                        "--weights", weights_dir, "--outdir", tmp_path / "e")
     assert code == 0, err
@@ -157,7 +162,8 @@ def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir
     photo = shared_data / "portraits" / "astronaut.png"
     out = tmp_path / "frames"
     code, _, err = run(capsys, "morph", "seed:1", photo, "seed:3", "--frames", 5, "--easing", "cubic", "--pace", "time",
-                       "--times", "0,0.25,1", "--coarse", "0:0.5", "--fine", "0.5:1", "--weights", weights_dir, "--out", out)
+                       "--times", "0,0.25,1", "--coarse", "0:0.5", "--fine", "0.5:1", "--size", 64,
+                       "--weights", weights_dir, "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(5)] + ["morph.json"]
     sidecar = json.loads((out / "morph.json").read_text())

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.export import sidecar_path, upscale_method
+from explorer.export import DEFAULT_SIZE_FACTOR, sidecar_path, upscale_method
 from explorer.morph import PACES
 from explorer.session import Session
 from explorer.worker import InferenceWorker
@@ -32,7 +32,6 @@ from explorer.worker import InferenceWorker
 KINDS = {"MP4 video": ".mp4", "GIF animation": ".gif", "PNG folder": ""}
 PACE_NAMES = {"perceptual": "Even change", "time": "Even time"}
 SIZE_FACTORS = (1, 2, 4, 8)      # frame sizes offered, in multiples of the generator's resolution
-DEFAULT_SIZE_FACTOR = 4
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:

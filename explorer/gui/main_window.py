@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import UserError
+from explorer.export import DEFAULT_SIZE_FACTOR
 from explorer.gui.canvas import FaceCanvas, to_qimage
-from explorer.gui.export_dialog import DEFAULT_SIZE_FACTOR, ExportDialog, free_path
+from explorer.gui.export_dialog import ExportDialog, free_path
 from explorer.gui.face3d_dialog import Face3DDialog
 from explorer.gui.history import UndoHistory
 from explorer.gui.mixing import MixingPanel
