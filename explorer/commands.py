@@ -133,6 +133,7 @@ def cmd_edit(args) -> int:
 def cmd_mesh(args) -> int:
     from explorer.export import (
         TURNTABLE,
+        check_export_path,
         export_turntable,
         face_mesh,
         mesh_files,
@@ -146,9 +147,8 @@ def cmd_mesh(args) -> int:
     size, upscale = _output_size(args, bundle, MESH_TEXTURE_FACTOR)
     mesh_files(args.out)                                           # a bad or taken name fails before any work
     loop = None if args.turntable is None else args.out.with_name(f"{args.out.stem}-turntable.{args.turntable}")
-    for path in ([] if loop is None else [loop, sidecar_path(loop)]):
-        if path.exists():
-            raise UserError(f"{path}: already exists (choose another --out; nothing is overwritten)")
+    if loop is not None:
+        check_export_path(loop)
     model = FaceMeshModel()
     session = Session(psi=args.trunc).with_keyframe(0, _keyframe(bundle, args.face, args.refine))
     session = _with_edits(bundle, session, args)
@@ -157,7 +157,7 @@ def cmd_mesh(args) -> int:
     sidecar = mesh_sidecar(bundle, session, ws, mesh, upscale)
     out = save_mesh(mesh, args.out, sidecar=sidecar)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.triangles)} triangles) with "
-          f"{out.with_suffix('.mtl').name}, {out.with_suffix('.png').name} and {out.with_suffix('.json').name}")
+          f"{out.with_suffix('.mtl').name}, {out.with_suffix('.png').name} and {sidecar_path(out).name}")
     if loop is not None:
         export_turntable(mesh, loop, sidecar=sidecar)
         print(f"wrote the turntable, {TURNTABLE['frames']} frames, to {loop}")
@@ -165,11 +165,12 @@ def cmd_mesh(args) -> int:
 
 
 def cmd_morph(args) -> int:
-    from explorer.export import export_frames, morph_frames, morph_sidecar
+    from explorer.export import check_export_path, export_frames, morph_frames, morph_sidecar
     from explorer.metrics import ppl
     from explorer.metrics.lpips import load_lpips
     from explorer.morph import evenly_spaced
     from explorer.session import Session
+    check_export_path(args.out)                                        # a taken name fails before any work
     bundle = _bundle(args)
     lpips = load_lpips(ppl.NET, bundle.device) if args.ppl else None   # missing weights fail before any work
     size, upscale = _output_size(args, bundle)

@@ -57,9 +57,42 @@ MESH_METHOD = "MediaPipe Face Mesh (Kartynnik et al., 2019), 468 vertices; eyes 
 
 
 def sidecar_path(out: Path) -> Path:
-    """Where the sidecar of ``out`` goes: ``out/morph.json`` for a folder, ``out.json`` beside a file."""
+    """Where the sidecar of ``out`` goes: ``out/morph.json`` for a folder; beside a file, its
+    whole name plus .json (``morph.mp4.json``), so that exports differing only in format
+    (``morph.mp4``, ``morph.gif``) each have their own."""
     out = Path(out)
-    return out / FOLDER_SIDECAR if out.suffix == "" else out.with_suffix(".json")
+    return out / FOLDER_SIDECAR if out.suffix == "" else out.with_name(f"{out.name}.json")
+
+
+def find_sidecar(path: Path) -> Path:
+    """The sidecar that describes ``path``: ``path`` itself when it is a .json; else
+    ``sidecar_path(path)``, or, where only that exists, ``NAME.json`` beside ``NAME.EXT``, the
+    name older versions gave it."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return path
+    sidecar, old_style = sidecar_path(path), path.with_suffix(".json")
+    return old_style if path.suffix and not sidecar.exists() and old_style.exists() else sidecar
+
+
+def check_export_path(out: Path) -> Path:
+    """``out`` if ``export_frames`` may write it: a new folder, or a .gif or .mp4 whose sidecar
+    (``sidecar_path``) does not exist either, in a folder that does. Callers check it before they
+    render anything, so that a taken name fails at once rather than after the frames.
+
+    Raises:
+        UserError: an unknown suffix, a missing folder, or ``out`` or its sidecar exists.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix and suffix not in VIDEO_SUFFIXES:
+        raise UserError(f"{out}: unknown output type {out.suffix!r} (use a folder, .gif or .mp4)")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: the folder {out.parent} does not exist")
+    for path in (out, sidecar_path(out)) if suffix else (out,):
+        if path.exists() or path.is_symlink():
+            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
+    return out
 
 
 def save_png(image: np.ndarray, path: Path) -> None:
@@ -76,7 +109,8 @@ def export_frames(frames: Iterable[np.ndarray], out: Path, *, fps: int = 30, sid
     Args:
         frames: the frames in order, all the same size; consumed once.
         out: a folder to create (``frame0000.png`` …, plus ``morph.json``), or a ``.gif``
-            (looping, 1/fps s per frame) or ``.mp4`` (H.264, yuv420p) path, plus ``out.json``.
+            (looping, 1/fps s per frame) or ``.mp4`` (H.264, yuv420p) path, plus its sidecar
+            beside it (``sidecar_path``: ``out.gif.json``, ``out.mp4.json``).
         fps: frames per second of a GIF or MP4.
         sidecar: JSON-serialisable description of the frames.
 
@@ -87,18 +121,15 @@ def export_frames(frames: Iterable[np.ndarray], out: Path, *, fps: int = 30, sid
         UserError: ``out`` or its sidecar exists, its folder does not, an unknown suffix, or the
             files cannot be written.
     """
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix and suffix not in VIDEO_SUFFIXES:
-        raise UserError(f"{out}: unknown output type {out.suffix!r} (use a folder, .gif or .mp4)")
-    if suffix == "":
+    out = check_export_path(out)
+    if out.suffix == "":
         return _write_new(out, sidecar, lambda tmp: _write_png_folder(frames, tmp))
     return _write_new(out, sidecar, lambda tmp: _write_video(frames, tmp, fps))
 
 
 def save_still(image: np.ndarray, out: Path, *, sidecar: dict) -> Path:
     """Write uint8 [H, W, 3] ``image`` as the PNG ``out`` (``save_png``), and ``sidecar`` as JSON
-    beside it (``out.json``), as ``export_frames`` writes. Returns ``out``.
+    beside it (``out.png.json``), as ``export_frames`` writes. Returns ``out``.
 
     Raises:
         UserError: ``out`` is not a .png, it or its sidecar exists, its folder does not, or it
@@ -155,7 +186,7 @@ def export_turntable(mesh: FaceMesh, out: Path, *, sidecar: dict,
 
 def mesh_files(out: Path) -> dict[str, Path]:
     """The files a 3D face saved as ``out`` is made of, by suffix: the .obj, its .png texture,
-    .mtl material and .json sidecar beside it.
+    .mtl material and .json sidecar (``sidecar_path``: ``out.obj.json``) beside it.
 
     Raises:
         UserError: ``out`` is not a .obj, its folder does not exist, or one of the four exists
@@ -164,14 +195,14 @@ def mesh_files(out: Path) -> dict[str, Path]:
     out = Path(out)
     if out.suffix.lower() != ".obj":
         raise UserError(f"{out}: a 3D face is saved as .obj")
-    paths = {kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl", ".json")}
+    paths = {**{kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl")}, ".json": sidecar_path(out)}
     _check_new(out, paths.values())
     return paths
 
 
 def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
     """Write the 3D face ``mesh`` as the Wavefront OBJ ``out`` (``face3d.obj_text``), with its
-    material ``out.mtl``, its texture ``out.png`` (``save_png``) and ``sidecar`` as ``out.json``
+    material ``out.mtl``, its texture ``out.png`` (``save_png``) and ``sidecar`` as ``out.obj.json``
     beside it, each under a temporary name first and renamed into place, the OBJ last.
 
     Returns:
@@ -409,8 +440,8 @@ def still_sidecar(bundle: ModelBundle, session: Session, ws: torch.Tensor, size:
 
 def read_session(bundle: ModelBundle, path: Path) -> Session:
     """The session saved with a still or a morph export, to carry on editing it: ``path`` is
-    the sidecar (``still_sidecar`` or ``morph_sidecar`` JSON) or the PNG, GIF, MP4 or PNG
-    folder it describes (``sidecar_path``).
+    the sidecar (``still_sidecar`` or ``morph_sidecar`` JSON) or the PNG, GIF, MP4, OBJ or PNG
+    folder it describes (``find_sidecar``).
 
     Raises:
         UserError: naming the sidecar: unreadable, not one of ours, made with another generator
@@ -418,7 +449,7 @@ def read_session(bundle: ModelBundle, path: Path) -> Session:
             lack or set beyond their range.
     """
     path = Path(path)
-    sidecar = path if path.suffix.lower() == ".json" else sidecar_path(path)
+    sidecar = find_sidecar(path)
     if path != sidecar and path.exists() and not sidecar.exists():
         raise UserError(f"{path}: no {sidecar.name} beside it, so not a face or morph the explorer saved "
                         "(photos load into A or B)")

@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from explorer.errors import UserError
 from explorer.export import (
     TURNTABLE,
+    check_export_path,
     export_frames,
     export_turntable,
     face_mesh,
@@ -292,6 +293,7 @@ class InferenceWorker(QObject):
             self.progress.emit(done, num_frames)
             self._render_pending()
 
+        check_export_path(Path(out_path))                  # a taken name fails before the frames are spaced
         self.progress.emit(0, num_frames)
         times = session.frame_times(self.bundle, num_frames)
         sidecar = morph_sidecar(self.bundle, session, times, fps, size, upscale)

@@ -150,10 +150,24 @@ def test_morph_seeds_to_png_folder_and_photos_to_gif(capsys, tmp_path, weights_d
                        "--out", tmp_path / "m.gif")
     assert code == 0, err
     assert iio.imread(tmp_path / "m.gif", index=None).shape == (4, 200, 200, 3)
-    assert json.loads((tmp_path / "m.json").read_text())["size"] == 200
+    assert json.loads((tmp_path / "m.gif.json").read_text())["size"] == 200
     code, _, err = run(capsys, "morph", a, b, "--size", 9000, "--weights", weights_dir, "--out", tmp_path / "x.gif")
     assert code == 1 and err.strip() == "error: frame size 9000 px is outside 16 … 4096 px"
-    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.json").exists()
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.gif.json").exists()
+
+
+def test_morph_refuses_a_taken_name_before_any_work(capsys, tmp_path, weights_dir, shared_data, monkeypatch):
+    from explorer import photos
+    monkeypatch.setattr(photos, "encode_photo", lambda *args, **kwargs: pytest.fail("a photo was encoded"))
+    photo = shared_data / "portraits" / "astronaut.png"
+    (tmp_path / "m.gif.json").write_text("{}")
+    for out, taken in (("m.gif", "m.gif.json"), ("frames", "frames"), ("m.avi", None)):
+        (tmp_path / "frames").mkdir(exist_ok=True)
+        code, _, err = run(capsys, "morph", photo, "seed:2", "--refine", 300, "--weights", weights_dir,
+                           "--out", tmp_path / out)
+        assert code == 1 and err.count("\n") == 1, err
+        assert f"{tmp_path / taken}: already exists" in err if taken else "unknown output type '.avi'" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "m.gif.json"]
 
 
 def test_morph_through_three_keyframes_to_a_folder(capsys, tmp_path, weights_dir, shared_data):

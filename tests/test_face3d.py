@@ -110,7 +110,7 @@ def test_save_mesh_writes_four_files_and_overwrites_nothing(model, bundle, tmp_p
     assert "map_Kd face.png" in (tmp_path / "face.mtl").read_text()
     assert Image.open(tmp_path / "face.png").text["Comment"].startswith("synthetic")
     assert read_session(bundle, out) == session                                 # the sidecar reopens the face
-    assert json.loads((tmp_path / "face.json").read_text())["mesh"]["triangles"] == 898
+    assert json.loads((tmp_path / "face.obj.json").read_text())["mesh"]["triangles"] == 898
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(UserError, match="face.obj: already exists"):
         save_mesh(mesh, tmp_path / "face.obj", sidecar={})
@@ -120,7 +120,10 @@ def test_save_mesh_writes_four_files_and_overwrites_nothing(model, bundle, tmp_p
     with pytest.raises(UserError, match="saved as .obj"):
         save_mesh(mesh, tmp_path / "face.ply", sidecar={})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "other.png"} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.json", "face.mtl", "face.obj", "face.png", "other.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.mtl", "face.obj", "face.obj.json", "face.png",
+                                                          "other.png"]
+    (tmp_path / "face.obj.json").rename(tmp_path / "face.json")                # as older versions named it
+    assert read_session(bundle, out) == session
 
 
 def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, bad_photo):
@@ -131,7 +134,7 @@ def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, b
                      "--turntable", "mp4"]) == 0
     assert "898 triangles" in capsys.readouterr().out
     assert Image.open(folder / "older.png").size == (192, 192)
-    assert json.loads((folder / "older-turntable.json").read_text())["turntable"]["frames"] == 72
+    assert json.loads((folder / "older-turntable.mp4.json").read_text())["turntable"]["frames"] == 72
     assert (folder / "older-turntable.mp4").stat().st_size > 0
     saved = read_session(bundle, out)
     assert saved.sliders == {"age": 1.5} and saved.key_a.seed == 11
@@ -148,9 +151,9 @@ def test_cli_mesh_of_an_edited_seed_and_of_bad_input(tmp_path, capsys, bundle, b
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
     assert (folder / "new-turntable.gif").read_bytes() == b"mine"            # and no new.obj beside it
-    assert sorted(p.name for p in folder.iterdir()) == ["new-turntable.gif", "older-turntable.json",
-                                                        "older-turntable.mp4", "older.json", "older.mtl",
-                                                        "older.obj", "older.png"]
+    assert sorted(p.name for p in folder.iterdir()) == ["new-turntable.gif", "older-turntable.mp4",
+                                                        "older-turntable.mp4.json", "older.mtl", "older.obj",
+                                                        "older.obj.json", "older.png"]
 
 
 def test_cli_mesh_of_a_photo(tmp_path, shared_data, bundle):
