@@ -1,4 +1,4 @@
-"""The ``explorer`` command: parse, dispatch, report errors as one line (GUIDE.md §4).
+"""The ``explorer`` command: parse, dispatch, report errors as one line.
 
 Exit codes: 0 success, 1 bad input (``error: …`` on stderr), 2 usage.
 """

@@ -1,4 +1,5 @@
-"""The `explorer` command line as a user runs it: GUIDE.md §4's contract."""
+"""The `explorer` command line as a user runs it: errors are one line `error: …` with exit 1 (2 for
+usage), and nothing is overwritten."""
 
 import io
 import json
