@@ -2,8 +2,8 @@
 plus a JSON sidecar.
 
 Nothing the user has is overwritten: an existing output or sidecar is refused. Everything
-is written under a temporary name beside the target and renamed into place at the end, so
-an interrupted export leaves no half-written file behind the real name.
+is written through ``explorer.atomic``: under a temporary name beside the target, then moved
+into place at the end, so an interrupted export leaves no half-written file behind the real name.
 
 Every PNG says in its text chunks that it is synthetic. The sidecar records how the frames
 were made (keyframes with their times and W+, easing, layer timing, settings; a still's W+ and
@@ -13,8 +13,6 @@ session), so a morph or a face can be reproduced.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +25,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from explorer import __version__
+from explorer.atomic import check_new, write_new_files, write_new_folder
 from explorer.errors import UserError
 from explorer.face3d import (
     FaceMesh,
@@ -196,7 +195,8 @@ def mesh_files(out: Path) -> dict[str, Path]:
     if out.suffix.lower() != ".obj":
         raise UserError(f"{out}: a 3D face is saved as .obj")
     paths = {**{kind: out.with_suffix(kind) for kind in (".obj", ".png", ".mtl")}, ".json": sidecar_path(out)}
-    _check_new(out, paths.values())
+    for path in paths.values():
+        check_new(path)
     return paths
 
 
@@ -219,53 +219,26 @@ def save_mesh(mesh: FaceMesh, out: Path, *, sidecar: dict) -> Path:
                        material: lambda tmp: tmp.write_text(mtl_text(texture.name))})
 
 
-def _check_new(out: Path, paths: Iterable[Path]) -> None:
-    """Refuse to write ``out`` and the ``paths`` that go with it (``out`` among them) where
-    ``out``'s folder does not exist or one of them does: one-line UserErrors."""
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: the folder {out.parent} does not exist")
-    for path in paths:
-        if path.exists():
-            raise UserError(f"{path}: already exists (choose another name; nothing is overwritten)")
-
-
 def _write_new(out: Path, sidecar: dict, write: Callable[[Path], None],
                companions: dict[Path, Callable[[Path], None]] | None = None) -> Path:
-    """``write(tmp)`` a file or folder under a temporary name beside ``out``, and each companion
-    file (``companions[path](tmp)``, e.g. an OBJ's texture) under one beside its path; write
-    ``sidecar`` into the folder, or as a companion beside the file; then rename all into place,
-    ``out`` last. Nothing existing is replaced, and no folder is made but a PNG sequence's own:
-    a mistyped folder is refused rather than created."""
-    files = dict(companions or {})
-    if out.suffix != "":
-        files[sidecar_path(out)] = lambda tmp: write_json(tmp, sidecar)
-    _check_new(out, (out, *files))
-    tmp = {path: path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}") for path in (*files, out)}
-    try:
-        for path, write_file in files.items():
-            write_file(tmp[path])
-        write(tmp[out])
-        if out.suffix == "":
-            write_json(tmp[out] / FOLDER_SIDECAR, sidecar)
-        for path in (*files, out):
-            if path.exists():
-                raise UserError(f"{path}: appeared while exporting (nothing is overwritten)")
-        for path in (*files, out):
-            os.replace(tmp[path], path)
-    except OSError as e:
-        raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
-    finally:
-        for path in tmp.values():
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+    """Write the new file or folder ``out`` with ``write(tmp)``, and each new companion file with
+    ``companions[path](tmp)`` (e.g. an OBJ's texture); ``sidecar`` goes into the folder, or
+    beside the file as a companion. All go through ``explorer.atomic``: written complete under
+    temporary names, then moved into place, ``out`` last. Nothing existing is replaced, and no
+    folder is made but a PNG sequence's own: a mistyped folder is refused rather than created."""
+    def write_folder(tmp: Path) -> None:
+        write(tmp)
+        write_json(tmp / FOLDER_SIDECAR, sidecar)
+
+    if out.suffix == "":
+        write_new_folder(out, write_folder)
+    else:
+        write_new_files({**(companions or {}), sidecar_path(out): lambda tmp: write_json(tmp, sidecar), out: write})
     return out
 
 
 def _write_png_folder(frames: Iterable[np.ndarray], folder: Path) -> None:
-    """``folder/frame0000.png`` … with the synthetic-image text chunks."""
-    folder.mkdir()
+    """``folder/frame0000.png`` … with the synthetic-image text chunks, in the empty ``folder``."""
     count = 0
     for count, frame in enumerate(frames, 1):
         save_png(frame, folder / f"frame{count - 1:04d}.png")
@@ -274,7 +247,7 @@ def _write_png_folder(frames: Iterable[np.ndarray], folder: Path) -> None:
 
 
 def _write_video(frames: Iterable[np.ndarray], path: Path, fps: int) -> None:
-    """A looping GIF or an H.264 MP4 at ``fps``, fsynced."""
+    """A looping GIF or an H.264 MP4 at ``fps``."""
     if path.suffix.lower() == ".gif":
         stack = list(frames)
         if not stack:
@@ -288,8 +261,6 @@ def _write_video(frames: Iterable[np.ndarray], path: Path, fps: int) -> None:
                 writer.append_data(frame)
         if count == 0:
             raise ValueError("no frames to export")
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def check_size(size: int) -> int:

@@ -1,14 +1,13 @@
 """Networks on disk: safetensors for the tensors, JSON for the configuration that rebuilds them.
 
 A network ``NAME`` is stored as ``NAME.safetensors`` (its state dict) and ``NAME.json``
-(``{"kind": ..., "config": {...}}``). Nothing is ever unpickled. Files are written to a
-temporary name, fsynced and renamed, so a crash never leaves a half-written file.
+(``{"kind": ..., "config": {...}}``). Nothing is ever unpickled. Files are written through
+``explorer.atomic`` (a temporary name, fsync, rename), so a crash never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,32 +17,20 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from explorer.atomic import replace_file
 from explorer.errors import UserError
 
 
-def _file_mode() -> int:
-    """Permissions of a newly created regular file under the current umask (e.g. 0o644)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it and rename it over ``path``.
+    """Make ``path``'s folder if needed, then write ``path`` with ``write(tmp)``, replacing the
+    file there in one rename (``atomic.replace_file``: ordinary permissions, fsynced).
 
-    The file gets ordinary permissions (0o666 less the umask) whatever ``write`` created it with.
+    Raises:
+        UserError: it cannot be written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.chmod(tmp, _file_mode())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_file(path, write)
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from explorer.atomic import staging_folder
 from explorer.directions import (
     Direction,
     load_directions,
@@ -393,8 +392,7 @@ def _write_directions(folder: Path, directions: list[Direction], generator_sha25
                       edit_fits: Callable[[list[dict]], list[dict]]) -> None:
     """Write ``directions`` (and, when there is a manifest, their files' sha256, count and the
     fit records ``edit_fits`` returns) into a staging folder, then rename each into place."""
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
-    try:
+    with staging_folder(folder / "directions") as stage:
         save_directions(stage / "directions", directions, generator_sha256)
         files = ["directions.safetensors", "directions.json"]
         if (folder / MANIFEST).is_file():
@@ -410,5 +408,3 @@ def _write_directions(folder: Path, directions: list[Direction], generator_sha25
             files.append(MANIFEST)
         for name in files:
             os.replace(stage / name, folder / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from explorer.atomic import replace_file
 from explorer.data.dataset_tool import METADATA_NAME, check_resolution, image_name
 from explorer.errors import UserError
 
@@ -172,6 +173,12 @@ def make_synthetic_dataset(path: Path, count: int, resolution: int, seed: int = 
         raise UserError(f"count {count} must be at least 1")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(path, lambda tmp: _write_synthetic(tmp, count, resolution, seed))
+    return path
+
+
+def _write_synthetic(path: Path, count: int, resolution: int, seed: int) -> None:
+    """The zip of ``make_synthetic_dataset``, written at ``path``."""
     rng = np.random.default_rng(seed)
     label_rng = np.random.default_rng([seed, 1])      # its own stream: the images do not depend on it
     labels = {}
@@ -184,7 +191,6 @@ def make_synthetic_dataset(path: Path, count: int, resolution: int, seed: int = 
                                      "gender": int(label_rng.integers(0, 2))}
         meta = {"resolution": resolution, "count": count, "source": "synthetic", "labels": labels}
         zf.writestr(METADATA_NAME, json.dumps(meta, indent=1))
-    return path
 
 
 def _blob_image(rng: np.random.Generator, resolution: int, blobs: int = 4) -> np.ndarray:

@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from explorer.atomic import replace_file, write_new
 from explorer.errors import UserError
 from explorer.faces import NoUsableFace, align_face
 from explorer.images import centre_square, to_rgb
@@ -129,7 +130,6 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
     table = _read_labels(labels) if labels is not None else None
 
     summary = BuildSummary(out=out, resolution=resolution, alignment=align or "none")
-    entries: dict[str, dict] = {}
     todo = []
     for name in names:
         base = PurePosixPath(name).name
@@ -139,30 +139,37 @@ def build_dataset(source: Path, out: Path, resolution: int, labels: Path | None 
             todo.append(name)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "xb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-            for name, png, note in _convert_all(source, todo, resolution, align):
-                if png is None:
-                    summary.skip(name, note)
-                    continue
-                if note:
-                    summary.converted[note] += 1
-                key = image_name(summary.written)
-                zf.writestr(key, png)
-                entries[key] = {"file": name, **(table[PurePosixPath(name).name] if table else {})}
-                summary.written += 1
-            if not summary.written:
-                raise UserError(f"{source}: no usable images ("
-                                + ", ".join(f"{k} {v}" for k, v in summary.skipped.items()) + ")")
-            meta = {"resolution": resolution, "count": summary.written,
-                    "source": source.name, "alignment": summary.alignment, "labels": entries}
-            zf.writestr(METADATA_NAME, json.dumps(meta, indent=1))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write = replace_file if overwrite else write_new
+    write(out, lambda tmp: _write_zip(tmp, source, todo, align, table, summary))
     return summary
+
+
+def _write_zip(path: Path, source: Path, todo: list[str], align: str | None, table: dict[str, dict] | None,
+               summary: BuildSummary) -> None:
+    """Convert the photos ``todo`` of ``source`` (``_convert_all``) into the dataset zip ``path``
+    with its dataset.json, counting what was written, converted and skipped in ``summary``.
+
+    Raises:
+        UserError: no usable image at all.
+    """
+    entries: dict[str, dict] = {}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, png, note in _convert_all(source, todo, summary.resolution, align):
+            if png is None:
+                summary.skip(name, note)
+                continue
+            if note:
+                summary.converted[note] += 1
+            key = image_name(summary.written)
+            zf.writestr(key, png)
+            entries[key] = {"file": name, **(table[PurePosixPath(name).name] if table else {})}
+            summary.written += 1
+        if not summary.written:
+            raise UserError(f"{source}: no usable images ("
+                            + ", ".join(f"{k} {v}" for k, v in summary.skipped.items()) + ")")
+        meta = {"resolution": summary.resolution, "count": summary.written,
+                "source": source.name, "alignment": summary.alignment, "labels": entries}
+        zf.writestr(METADATA_NAME, json.dumps(meta, indent=1))
 
 
 def _list_source(source: Path) -> list[str]:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer.atomic import replace_file
 from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
@@ -149,7 +150,8 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     def snapshot() -> None:
         with torch.no_grad():
             recon = G.synthesis(E(preview, w_avg), noise_mode=RENDER_NOISE_MODE)
-        image_grid(to_uint8(torch.cat([preview, recon])), cols=8).save(run_dir / f"recon{progress['nimg'] // 1000:06d}.png")
+        replace_file(run_dir / f"recon{progress['nimg'] // 1000:06d}.png",
+                     image_grid(to_uint8(torch.cat([preview, recon])), cols=8).save)
         save_network(E, run_dir / "encoder", "encoder", ecfg.to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, {"E": E}, {"opt_E": opt}, asdict(cfg), progress, rng, describe_device(dev))
 

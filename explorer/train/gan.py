@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.atomic import replace_file
 from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
@@ -335,7 +336,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
             progress["ada_stats"] = ada.stats.tolist()      # r_t's sums since ADA's last update
         with torch.no_grad():
             fakes = torch.cat([G_ema(z, noise_mode="const") for z in grid_z.split(8)])
-        image_grid(to_uint8(fakes), cols=8).save(run_dir / f"fakes{kimg:06d}.png")
+        replace_file(run_dir / f"fakes{kimg:06d}.png", image_grid(to_uint8(fakes), cols=8).save)
         save_network(G_ema, run_dir / "generator", DCGAN_KIND if cfg.arch == "dcgan" else "generator",
                      cfg.generator_config().to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, nets, optimizers, asdict(cfg), progress, rng, describe_device(dev))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from explorer.atomic import write_new_folder
 from explorer.data.dataset import read_dataset_meta
 from explorer.directions import save_directions, sefa
 from explorer.errors import UserError
@@ -105,8 +106,9 @@ def _classifier_facts(net: AttributeClassifier, run_dir: Path) -> dict:
 
 def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: tuple[Path, ...] = (),
                  lpips_from: Path = DEFAULT_WEIGHTS) -> dict:
-    """Write a complete weights folder ``out`` (must not exist) from a GAN run, an encoder run and
-    any attribute classifier runs (each shipped in fp16 as ``classifier_stem``), with the
+    """Write a complete weights folder ``out`` (must not exist; written whole under a temporary
+    name, then renamed: ``atomic.write_new_folder``) from a GAN run, an encoder run and any
+    attribute classifier runs (each shipped in fp16 as ``classifier_stem``), with the
     LPIPS-AlexNet weights copied from ``lpips_from`` (default: the bundled weights/).
 
     Returns the manifest.
@@ -129,15 +131,25 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
     if not (Path(lpips_from) / f"{LPIPS_STEM}.json").is_file():
         raise UserError(f"{lpips_from}: no {LPIPS_STEM}.json to carry over; convert it with "
                         f"python -m explorer.metrics.lpips_convert --download --net alex --out {lpips_from}")
-    out.mkdir(parents=True)
-    for net, stem in zip(classifiers, stems):
-        save_network(net, out / stem, "classifier", net.cfg.to_dict(), dtype=torch.float16)
-    for folder, stem in ((gan_run, "generator"), (encoder_run, "encoder"), (lpips_from, LPIPS_STEM)):
-        for suffix in (".safetensors", ".json"):
-            shutil.copyfile(Path(folder) / f"{stem}{suffix}", out / f"{stem}{suffix}")
-    G = load_generator(out / "generator")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def fill(folder: Path) -> dict:
+        for net, stem in zip(classifiers, stems):
+            save_network(net, folder / stem, "classifier", net.cfg.to_dict(), dtype=torch.float16)
+        for source, stem in ((gan_run, "generator"), (encoder_run, "encoder"), (lpips_from, LPIPS_STEM)):
+            for suffix in (".safetensors", ".json"):
+                shutil.copyfile(Path(source) / f"{stem}{suffix}", folder / f"{stem}{suffix}")
+        return _pack_manifest(folder, out, gan_run, encoder_run, classifier_runs, classifiers, stems)
+    return write_new_folder(out, fill)
+
+
+def _pack_manifest(folder: Path, out: Path, gan_run: Path, encoder_run: Path, classifier_runs: tuple[Path, ...],
+                   classifiers: list[AttributeClassifier], stems: list[str]) -> dict:
+    """Fit the default SeFa directions of the generator packed into ``folder`` (to become
+    ``out``), store them, and write the manifest of ``pack_weights``. Returns it."""
+    G = load_generator(folder / "generator")
     directions = [d for layers, k in _default_sefa_groups(G.num_ws) for d in sefa(G, layers, k)]
-    save_directions(out / "directions", directions, file_sha256(out / "generator.safetensors"))
+    save_directions(folder / "directions", directions, file_sha256(folder / "generator.safetensors"))
     today = datetime.date.today().isoformat()
     models = {
         "generator": {"kind": "StyleGAN2 G_ema", "config": G.cfg.to_dict(), "date": today,
@@ -151,10 +163,10 @@ def pack_weights(gan_run: Path, encoder_run: Path, out: Path, classifier_runs: t
                                   for r, k in _default_sefa_groups(G.num_ws)]},
         **{stem: _classifier_facts(net, Path(run)) for net, run, stem in zip(classifiers, classifier_runs, stems)},
         LPIPS_STEM: {"kind": "LPIPS v0.1 AlexNet (Zhang et al., 2018)",
-                     **read_json(out / f"{LPIPS_STEM}.json")["source"],
+                     **read_json(folder / f"{LPIPS_STEM}.json")["source"],
                      "command": "python -m explorer.metrics.lpips_convert --download --net alex"},
     }
-    return write_manifest(out, models, LICENCE)
+    return write_manifest(folder, models, LICENCE)
 
 
 def replace_encoder(base: Path, encoder_run: Path, out: Path) -> dict:
@@ -235,9 +247,12 @@ def _check_new_network(base: Path, run: Path, out: Path, stem: str) -> dict:
 
 
 def _copy_with_network(base: Path, run: Path, out: Path, stem: str, models: dict, manifest: dict) -> dict:
-    """Copy ``base`` to ``out`` with run ``run``'s network ``stem`` in place of its own, and write
-    the manifest: ``models``, and ``base``'s licence and evaluations. Returns it."""
-    shutil.copytree(base, out, ignore=shutil.ignore_patterns(MANIFEST, f"{stem}.*"))
-    for suffix in (".safetensors", ".json"):
-        shutil.copyfile(run / f"{stem}{suffix}", out / f"{stem}{suffix}")
-    return write_manifest(out, models, manifest["licence"], manifest.get("evaluation"))
+    """Copy ``base`` to the new folder ``out`` (``atomic.write_new_folder``) with run ``run``'s
+    network ``stem`` in place of its own, and write the manifest: ``models``, and ``base``'s
+    licence and evaluations. Returns it."""
+    def fill(folder: Path) -> dict:
+        shutil.copytree(base, folder, ignore=shutil.ignore_patterns(MANIFEST, f"{stem}.*"), dirs_exist_ok=True)
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(run / f"{stem}{suffix}", folder / f"{stem}{suffix}")
+        return write_manifest(folder, models, manifest["licence"], manifest.get("evaluation"))
+    return write_new_folder(out, fill)

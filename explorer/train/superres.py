@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from explorer.atomic import replace_file
 from explorer.data.dataset import VAL_PERCENT, ImageDataset, holdout_split, read_dataset_meta
 from explorer.errors import UserError
 from explorer.images import image_grid, to_uint8
@@ -166,7 +167,8 @@ def train_superres(cfg: SuperResTrainConfig, run_dir: Path, *, resume: bool = Fa
         with torch.no_grad():
             rows = [lanczos_enlarge(val_low[:8]).to(dev), net.eval()(val_low[:8]).clamp(-1, 1), val_high[:8]]
         net.train()
-        image_grid(to_uint8(torch.cat(rows)), cols=8).save(run_dir / f"preview{progress['nimg'] // 1000:06d}.png")
+        replace_file(run_dir / f"preview{progress['nimg'] // 1000:06d}.png",
+                     image_grid(to_uint8(torch.cat(rows)), cols=8).save)
         save_network(net, run_dir / "superres", "superres", scfg.to_dict(), dtype=torch.float16)
         checkpoint.save_checkpoint(run_dir, {"SR": net}, {"opt_SR": opt}, asdict(cfg), progress, rng,
                                    describe_device(dev))
