@@ -1,6 +1,7 @@
 """Training smoke runs on real faces, checkpoint round trips and resume rules."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from explorer.data.dataset import make_synthetic_dataset
 from explorer.errors import UserError
 from explorer.latent import seed_to_z
 from explorer.netio import load_tensors, read_json, save_network
+from explorer.train.checkpoint import save_network_snapshot
 from explorer.train.classifier import ClassifierTrainConfig, train_classifier
 from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
@@ -101,6 +103,41 @@ def test_a_network_snapshot_continues_in_a_new_run(gan_run, faces32, tmp_path, c
     assert "different architecture" in capsys.readouterr().err
     assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(faces32.parent)]) == 1
     assert "not a network snapshot" in capsys.readouterr().err
+
+
+def test_a_snapshot_never_replaces_a_folder_with_other_files(gan_run, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "training.json").write_text("{}")
+    (mine / "thesis.txt").write_text("thesis")
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(mine)]) == 1
+    assert capsys.readouterr().err == (f"error: {mine}: not a network snapshot (it holds thesis.txt); "
+                                       f"nothing was changed, pick another folder\n")
+    assert (mine / "thesis.txt").read_text() == "thesis" and (mine / "training.json").read_text() == "{}"
+    (tmp_path / "snap.partial").mkdir()
+    (tmp_path / "snap.partial" / "notes.txt").write_text("notes")        # someone's folder, not a staging area
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(tmp_path / "snap")]) == 0
+    assert (tmp_path / "snap.partial" / "notes.txt").read_text() == "notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "snap", "snap.partial"]
+
+
+def test_an_interrupted_snapshot_replacement_keeps_the_old_one(gan_run, tmp_path, monkeypatch):
+    snap = tmp_path / "snap"
+    assert main(["weights", "snapshot", "--gan", str(gan_run), "--out", str(snap)]) == 0
+    before = {p.name: p.read_bytes() for p in snap.iterdir()}
+    rename, placed = os.rename, []
+
+    def killed_placing_the_new_one(src, dst):
+        if Path(dst) == snap and not placed:
+            placed.append(src)
+            raise KeyboardInterrupt
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", killed_placing_the_new_one)
+    with pytest.raises(KeyboardInterrupt):
+        save_network_snapshot(gan_run, snap)
+    assert placed and {p.name: p.read_bytes() for p in snap.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
 
 
 @pytest.fixture(scope="module")

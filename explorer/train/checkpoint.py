@@ -17,13 +17,13 @@ deleted. A kill at any moment leaves the JSON naming a complete tensors file.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from explorer.atomic import replace_folder
 from explorer.errors import UserError
 from explorer.netio import load_state, load_tensors, read_json, save_tensors, write_json
 from explorer.train.progress import training_hours
@@ -100,6 +100,7 @@ def load_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
 SNAPSHOT_META = "training.json"
 SNAPSHOT_NETS = ("G", "D", "G_ema")          # float16, one file each (each under 16 MiB at 128²)
 SNAPSHOT_STATE = "state"                     # the rest of the training state (ADA, path length), float32
+SNAPSHOT_FILES = (*(f"{name}.safetensors" for name in (*SNAPSHOT_NETS, SNAPSHOT_STATE)), SNAPSHOT_META)
 
 
 def run_history(run_dir: Path) -> list[dict]:
@@ -118,39 +119,38 @@ def save_network_snapshot(run_dir: Path, out: Path) -> list[Path]:
     ``.safetensors`` (float16), ``state.safetensors`` (ADA and path-length buffers, float32) and
     ``training.json`` (config, kimg, step, ADA statistics and ``run_history``).
 
-    The files are written into a staging folder first and then replace ``out`` as a whole, so
-    an interrupted export leaves the previous snapshot intact.
+    An earlier snapshot at ``out`` is replaced as a whole (``atomic.replace_folder``): the new
+    one is written complete beside it and swapped in by renames, so an interrupted export leaves
+    one of the two complete. A folder holding anything else is refused, before any work.
 
     Returns:
         The files written.
 
     Raises:
-        UserError: ``run_dir`` holds no GAN checkpoint, or ``out`` exists and is not a snapshot.
+        UserError: ``out`` is not a folder holding only ``SNAPSHOT_FILES``, ``run_dir`` holds
+            no GAN checkpoint, or the files cannot be written.
     """
     out = Path(out)
-    if out.exists() and not (out / SNAPSHOT_META).is_file():
-        raise UserError(f"{out}: exists and is not a network snapshot; pick another folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_folder(out, lambda folder: _write_snapshot(Path(run_dir), folder), SNAPSHOT_FILES, "a network snapshot")
+    return sorted(out.iterdir())
+
+
+def _write_snapshot(run_dir: Path, folder: Path) -> None:
+    """Write ``run_dir``'s network snapshot (``save_network_snapshot``) into the empty ``folder``."""
     meta = read_checkpoint_meta(run_dir)
-    path = Path(run_dir) / str(meta.get("tensors", ""))
+    path = run_dir / str(meta.get("tensors", ""))
     tensors = load_tensors(path)
     if not all(any(k.startswith(f"{name}.") for k in tensors) for name in SNAPSHOT_NETS):
         raise UserError(f"{path}: not a GAN checkpoint (no {', '.join(SNAPSHOT_NETS)})")
     progress = {**meta["progress"], "history": run_history(run_dir)}
-    staging = out.with_name(out.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     for name in SNAPSHOT_NETS:
-        save_tensors(staging / f"{name}.safetensors",
+        save_tensors(folder / f"{name}.safetensors",
                      {k[len(name) + 1:]: v.half() if v.is_floating_point() else v
                       for k, v in tensors.items() if k.startswith(f"{name}.")})
-    save_tensors(staging / f"{SNAPSHOT_STATE}.safetensors",
+    save_tensors(folder / f"{SNAPSHOT_STATE}.safetensors",
                  {k: v for k, v in tensors.items() if k.split(".", 1)[0] in ("augment", "pl")})
-    write_json(staging / SNAPSHOT_META, {"config": meta["config"], "progress": progress})
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    return sorted(out.iterdir())
+    write_json(folder / SNAPSHOT_META, {"config": meta["config"], "progress": progress})
 
 
 def load_network_snapshot(snapshot: Path, nets: dict[str, nn.Module]) -> dict:
