@@ -303,7 +303,9 @@ def _train_superres(args, tmp: Path, device: str) -> None:
 
 
 def cmd_train(args) -> int:
+    from explorer.train.checkpoint import check_run_dir
     from explorer.weights import pick_device
+    check_run_dir(args.outdir, args.resume)                      # before any work, dry runs' included
     device = str(pick_device(args.device))
     trainers = {"gan": _train_gan, "encoder": _train_encoder, "classifier": _train_classifier,
                 "superres": _train_superres}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from explorer.train.encoder import EncoderTrainConfig, train_encoder
 from explorer.train.gan import GanTrainConfig, train_gan
 from explorer.train.pack import _train_command, pack_weights, replace_encoder
 from explorer.train.progress import descend
+from explorer.train.superres import SuperResTrainConfig, train_superres
 from explorer.weights import (
     load_bundle,
     load_classifier,
@@ -138,6 +140,34 @@ def test_an_interrupted_snapshot_replacement_keeps_the_old_one(gan_run, tmp_path
         save_network_snapshot(gan_run, snap)
     assert placed and {p.name: p.read_bytes() for p in snap.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
+
+
+def test_every_trainer_refuses_a_folder_with_files_or_a_resume_without_a_checkpoint(tmp_path):
+    data = str(make_synthetic_dataset(tmp_path / "data.zip", 64, 32))
+    short = {"kimg": 0.008, "batch": 8}
+    trainers = [lambda run, resume: train_gan(GanTrainConfig(data=data, **{**TINY, **short}), run, resume=resume),
+                lambda run, resume: train_encoder(EncoderTrainConfig(data=data, generator="none", **short), run,
+                                                  resume=resume),
+                lambda run, resume: train_classifier(ClassifierTrainConfig(data=data, **short), run, resume=resume),
+                lambda run, resume: train_superres(SuperResTrainConfig(data=data, crop=8, **short), run, resume=resume)]
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "notes.txt").write_text("mine")
+    for train in trainers:
+        with pytest.raises(UserError, match=re.escape(f"{used}: not an empty folder; a new run needs a new or empty")):
+            train(used, False)
+        with pytest.raises(UserError, match="no checkpoint to resume from"):
+            train(tmp_path / "missing", True)
+    assert [p.name for p in used.iterdir()] == ["notes.txt"] and not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("kind, shipped", [("gan", "generator.safetensors"), ("superres", "superres.safetensors")])
+def test_train_into_a_weights_folder_is_refused_before_any_work(tmp_path, capsys, kind, shipped):
+    (tmp_path / shipped).write_bytes(b"shipped")
+    assert main(["train", kind, "--dry-run", "--outdir", str(tmp_path), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path}: not an empty folder; a new run needs a new or empty --outdir\n"
+    assert [p.name for p in tmp_path.iterdir()] == [shipped] and (tmp_path / shipped).read_bytes() == b"shipped"
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,22 @@ def has_checkpoint(run_dir: Path) -> bool:
     return (Path(run_dir) / META).is_file()
 
 
+def check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse a run folder a trainer must not write into: a new run needs ``run_dir`` missing or
+    empty (nothing in it is ever overwritten), ``resume`` one that holds a checkpoint.
+
+    Raises:
+        UserError: one line naming ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    if resume and not has_checkpoint(run_dir):
+        raise UserError(f"{run_dir}: no checkpoint to resume from")
+    if not resume and has_checkpoint(run_dir):
+        raise UserError(f"{run_dir}: holds a run already; pass --resume to continue it or pick a new --outdir")
+    if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise UserError(f"{run_dir}: not an empty folder; a new run needs a new or empty --outdir")
+
+
 def read_checkpoint_meta(run_dir: Path) -> dict:
     """The JSON half of a checkpoint: config, progress and the NumPy RNG state."""
     return read_json(Path(run_dir) / META)

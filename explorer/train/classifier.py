@@ -175,9 +175,7 @@ def train_classifier(cfg: ClassifierTrainConfig, run_dir: Path, *, resume: bool 
     if not len(train_rows) or not len(val_rows):
         raise UserError(f"{cfg.data}: {len(dataset)} images leave {len(train_rows)} for training and "
                         f"{len(val_rows)} held out; use more images")
-    if resume != checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
-                                          "holds a run already; pass --resume or pick a new --outdir"))
+    checkpoint.check_run_dir(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     targets = label_targets(dataset.labels, heads)
     ccfg = ClassifierConfig(resolution=dataset.resolution, heads=tuple(fit_head_scales(heads, targets[train_rows])),

@@ -114,9 +114,7 @@ def train_encoder(cfg: EncoderTrainConfig, run_dir: Path, *, resume: bool = Fals
     run_dir = Path(run_dir)
     if cfg.kl < 0:
         raise UserError(f"--kl must be ≥ 0, got {cfg.kl:g}")
-    if resume != checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
-                                          "holds a run already; pass --resume or pick a new --outdir"))
+    checkpoint.check_run_dir(run_dir, resume)
     dev = torch.device(device)
     G = load_generator(Path(cfg.generator)).to(dev)
     dataset = ImageDataset(Path(cfg.data), holdout_split(Path(cfg.data), cfg.val_percent)[0])

@@ -261,10 +261,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
         raise UserError(f"--batch {cfg.batch} does not split into {group.world_size} process(es) × "
                         f"micro-batches of --batch-gpu {batch_gpu}")
     rounds = cfg.batch // (batch_gpu * group.world_size)
-    if resume and not checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: no checkpoint to resume from")
-    if not resume and checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: holds a run already; pass --resume to continue it or pick a new --outdir")
+    checkpoint.check_run_dir(run_dir, resume)
     if resume and init is not None:
         raise UserError(f"{run_dir}: --resume continues this run; --init starts a new one from a snapshot, not both")
     if resume:

@@ -126,9 +126,7 @@ def train_superres(cfg: SuperResTrainConfig, run_dir: Path, *, resume: bool = Fa
             checkpoint mismatch, or a non-finite loss.
     """
     run_dir = Path(run_dir)
-    if resume != checkpoint.has_checkpoint(run_dir):
-        raise UserError(f"{run_dir}: " + ("no checkpoint to resume from" if resume else
-                                          "holds a run already; pass --resume or pick a new --outdir"))
+    checkpoint.check_run_dir(run_dir, resume)
     data = Path(cfg.data)
     meta = read_dataset_meta(data)
     train_rows, val_rows = holdout_split(data, cfg.val_percent)
