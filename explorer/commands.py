@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.atomic import write_new
 from explorer.errors import UserError
 from explorer.export import DEFAULT_SIZE_FACTOR, MESH_TEXTURE_FACTOR, save_png
 
@@ -25,6 +26,25 @@ def _new_outdir(path: Path) -> Path:
         raise UserError(f"{path}: already exists and is not an empty folder; pick a new --outdir")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _save_png(image: np.ndarray, path: Path) -> None:
+    """``export.save_png`` as a new file, written atomically (``atomic.write_new``)."""
+    write_new(path, lambda tmp: save_png(image, tmp))
+
+
+def _distinct_stems(photos: list[Path]) -> None:
+    """Refuse photos whose outputs would share names (the same file name in two folders).
+
+    Raises:
+        UserError: naming both photos.
+    """
+    seen: dict[str, Path] = {}
+    for photo in photos:
+        if photo.stem in seen:
+            raise UserError(f"{photo}: has the same name as {seen[photo.stem]}, so their outputs "
+                            f"({photo.stem}_*) would collide; rename one")
+        seen[photo.stem] = photo
 
 
 def _bundle(args):
@@ -60,7 +80,7 @@ def cmd_generate(args) -> int:
     outdir = _new_outdir(args.outdir)
     for seed in args.seeds:
         image = render_at(bundle, Session(seed=seed, psi=args.trunc).ws(bundle), size, upscale)[0]
-        save_png(image, outdir / f"seed{seed:04d}.png")
+        _save_png(image, outdir / f"seed{seed:04d}.png")
     print(f"wrote {len(args.seeds)} images to {outdir}")
     return 0
 
@@ -68,14 +88,15 @@ def cmd_generate(args) -> int:
 def cmd_encode(args) -> int:
     from explorer.photos import encode_photo
     from explorer.session import render
+    _distinct_stems(args.photos)
     bundle = _bundle(args)
     encoded = [encode_photo(bundle, p, args.refine, face=args.face - 1) for p in args.photos]   # all checked first
     outdir = _new_outdir(args.outdir)
     for item in encoded:
         name = item.path.stem
-        item.aligned.save(outdir / f"{name}_aligned.png")
-        save_png(render(bundle, item.ws)[0], outdir / f"{name}_recon.png")
-        np.save(outdir / f"{name}_w.npy", item.ws[0].cpu().numpy())
+        write_new(outdir / f"{name}_aligned.png", item.aligned.save)
+        _save_png(render(bundle, item.ws)[0], outdir / f"{name}_recon.png")
+        write_new(outdir / f"{name}_w.npy", lambda tmp: np.save(tmp, item.ws[0].cpu().numpy()))
     print(f"encoded {len(encoded)} photos into {outdir}")
     return 0
 
@@ -123,9 +144,9 @@ def cmd_edit(args) -> int:
     edited = render_at(bundle, session.ws(bundle), size, upscale)[0]
     outdir = _new_outdir(args.outdir)
     stem = f"seed{args.seed:04d}" if args.photo is None else args.photo.stem
-    save_png(original, outdir / f"{stem}_original.png")
-    save_png(edited, outdir / f"{stem}_edited.png")
-    (outdir / f"{stem}_edit.json").write_text(session.to_json() + "\n")
+    _save_png(original, outdir / f"{stem}_original.png")
+    _save_png(edited, outdir / f"{stem}_edited.png")
+    write_new(outdir / f"{stem}_edit.json", lambda tmp: tmp.write_text(session.to_json() + "\n"))
     print(f"wrote {stem}_original.png and {stem}_edited.png to {outdir}")
     return 0
 
@@ -202,8 +223,8 @@ def cmd_mix(args) -> int:
     mixed = mix_styles(content, style, *parts)
     outdir = _new_outdir(args.outdir)
     for name, ws in (("content", content), ("style", style), ("mix", mixed)):
-        save_png(render_at(bundle, ws, size, upscale)[0], outdir / f"{name}.png")
-    np.save(outdir / "mix_w.npy", mixed[0].cpu().numpy())
+        _save_png(render_at(bundle, ws, size, upscale)[0], outdir / f"{name}.png")
+    write_new(outdir / "mix_w.npy", lambda tmp: np.save(tmp, mixed[0].cpu().numpy()))
     spans = ", ".join(f"{r.start}-{r.stop - 1}" for r in parts)
     print(f"wrote content.png, style.png and mix.png (W+ layers {spans} from the style) to {outdir}")
     return 0

@@ -4,6 +4,7 @@ usage), and nothing is overwritten."""
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -69,6 +70,28 @@ def test_generate_refuses_a_used_outdir_and_keeps_its_files(capsys, tmp_path, we
     code, _, err = run(capsys, "generate", "--seeds", "0", "--weights", weights_dir, "--outdir", tmp_path)
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1 and str(tmp_path) in err
     assert (tmp_path / "keep.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.parametrize("command", [["generate", "--seeds", "1"], ["edit", "--seed", "1"],
+                                     ["mix", "seed:1", "seed:2"]])
+def test_an_interrupted_command_leaves_no_half_written_image(capsys, tmp_path, weights_dir, monkeypatch, command):
+    def killed(image, path):
+        Path(path).write_bytes(b"\x89PNG\r\n")                     # the first bytes, then the kill
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("explorer.commands.save_png", killed)
+    code, _, err = run(capsys, *command, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 130 and list((tmp_path / "out").iterdir()) == []
+
+
+def test_encode_refuses_two_photos_of_one_name_before_any_work(capsys, tmp_path, weights_dir, shared_data):
+    photos = [tmp_path / folder / "face.png" for folder in "ab"]
+    for photo in photos:
+        photo.parent.mkdir()
+        photo.write_bytes((shared_data / "portraits" / "astronaut.png").read_bytes())
+    code, _, err = run(capsys, "encode", *photos, "--weights", weights_dir, "--outdir", tmp_path / "out")
+    assert code == 1 and err.startswith(f"error: {photos[1]}: ") and str(photos[0]) in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_usage_errors_exit_2_with_one_line(capsys):
