@@ -133,7 +133,7 @@ def test_shipped_beside_the_weights_it_enlarges_exports(superres_run, weights_co
     gif = tmp_path / "m.gif"
     assert main(["morph", "seed:1", "seed:2", "--frames", "3", "--size", "128", "--out", str(gif),
                  "--weights", str(out)]) == 0
-    assert read_json(tmp_path / "m.json")["upscale"] == "superres"       # the default where the weights have it
+    assert read_json(tmp_path / "m.gif.json")["upscale"] == "superres"   # the default where the weights have it
     capsys.readouterr()
     assert main(["morph", "seed:1", "seed:2", "--frames", "3", "--size", "128", "--upscale", "superres",
                  "--out", str(tmp_path / "n.gif"), "--weights", str(weights_copy)]) == 1
