@@ -1,0 +1,92 @@
+"""dlib's face descriptor network in PyTorch: the file reader, the network and its shipped weights."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer.dlib_dnn import DlibFormatError, read_dlib_network
+from explorer.metrics.face_descriptor import chip_descriptors, face_chips
+from explorer.metrics.face_descriptor_convert import default_source, expected_kinds, state_from_dlib
+from explorer.nets.face_descriptor import SAME_PERSON_DISTANCE, FaceDescriptorNet, add_padded
+
+
+@pytest.fixture(scope="module")
+def dat_bytes() -> bytes:
+    return default_source().read_bytes()
+
+
+def test_add_padded_zero_pads_the_smaller_operand_at_the_end():
+    a = torch.ones(1, 2, 3, 3)
+    b = torch.full((1, 4, 4, 4), 10.0)
+    out = add_padded(a, b)
+    assert out.shape == (1, 4, 4, 4)
+    assert torch.all(out[:, :2, :3, :3] == 11) and torch.all(out[:, 2:] == 10) and torch.all(out[:, :, 3] == 10)
+
+
+def test_network_sizes_follow_dlib():
+    net = FaceDescriptorNet()
+    assert net(torch.rand(2, 3, 150, 150)).shape == (2, 128)
+    with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
+        net(torch.rand(2, 150, 150))
+
+
+def test_reader_parses_the_whole_file_into_the_expected_layers():
+    net = read_dlib_network(default_source())
+    assert net.loss == "loss_metric_2" and net.input_size == (150, 150)
+    assert [layer.kind for layer in net.layers] == expected_kinds()
+    state = state_from_dlib(net, "dat")
+    assert sum(v.numel() for v in state.values()) == sum(p.numel() for p in FaceDescriptorNet().parameters())
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[:len(b) // 2], "file ends inside"),
+    (lambda b: b"\x7f" + b[1:], "bad integer header"),
+    (lambda b: b + b"\x00", "bytes left after the network"),
+    (lambda b: b[:4] + b"loss_other___" + b[17:], "'loss_other___' where 'loss_metric_2' was expected"),
+    (lambda b: b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "not a dlib network"),
+])
+def test_reader_refuses_damaged_files_naming_them(tmp_path, dat_bytes, damage, message):
+    path = tmp_path / "model.dat"
+    path.write_bytes(damage(dat_bytes))
+    with pytest.raises(DlibFormatError, match=message) as e:
+        read_dlib_network(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_reader_refuses_a_missing_file(tmp_path):
+    with pytest.raises(Exception, match="cannot read"):
+        read_dlib_network(tmp_path / "absent.dat")
+
+
+def _faces(shared_data, utkface: int, celeba: int) -> list[np.ndarray]:
+    images = []
+    for name, count in (("utkface.zip", utkface), ("celeba_attrs.zip", celeba)):
+        with zipfile.ZipFile(shared_data / name) as z:
+            members = [m for m in z.namelist() if m.lower().endswith(".jpg")]
+            for m in members[::max(1, len(members) // count)][:count]:
+                images.append(np.array(Image.open(io.BytesIO(z.read(m))).convert("RGB")))
+    return images
+
+
+def _pairwise(x: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(x[:, None] - x[None], axis=-1)[np.triu_indices(len(x), 1)]
+
+
+def test_shipped_network_matches_dlib_on_real_faces(shared_data):
+    """The converted weights against dlib's own compute_face_descriptor on ≥ 200 faces:
+    cosine ≥ 0.999 each, and the same same/different decision at 0.6 for every pair."""
+    import dlib
+    from explorer.metrics.face_descriptor_convert import default_source as dat
+
+    chips, _, _ = face_chips(_faces(shared_data, utkface=150, celeba=75))
+    assert len(chips) >= 200
+    reference = np.array([list(d) for d in dlib.face_recognition_model_v1(str(dat())).compute_face_descriptor(list(chips))])
+    ours = chip_descriptors(chips)
+    cosine = (reference * ours).sum(1) / np.linalg.norm(reference, axis=1) / np.linalg.norm(ours, axis=1)
+    assert cosine.min() >= 0.999, cosine.min()
+    same_ref, same_ours = _pairwise(reference) < SAME_PERSON_DISTANCE, _pairwise(ours) < SAME_PERSON_DISTANCE
+    assert same_ref.any() and np.array_equal(same_ref, same_ours)
