@@ -324,11 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, required=True, help="a new folder, or an earlier snapshot to replace")
 
     p = sub.add_parser("eval", help="quality metrics; one JSON object per figure on stdout")
-    p.add_argument("metric", choices=["fid", "kid", "pr", "lpips", "identity", "ppl", "detection"])
+    p.add_argument("metric", choices=["fid", "kid", "pr", "fd_face", "lpips", "identity", "ppl", "detection"])
     p.add_argument("--real", type=Path,
                    help="dataset zip, zip or folder of images, or weights folder (not used by ppl and detection)")
     p.add_argument("--fake", type=Path, required=True, help="the same kinds; ppl needs a weights folder")
-    p.add_argument("--num", type=int, help="images per set (fid, kid, pr, detection; default 10000), samples "
+    p.add_argument("--num", type=int, help="images per set (fid, kid, pr, fd_face, detection; default 10000), samples "
                                            "(ppl; 10000) or pairs (lpips, identity; default all)")
     p.add_argument("--resolution", type=int, help="evaluate at R×R (default: the resolution of --fake)")
     p.add_argument("--split", choices=["train", "held-out"], help="use only the trainers' train or held-out rows of the --real dataset zip")

@@ -119,12 +119,12 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K, device: 
 
 def set_features(source: ImageSource, indices: np.ndarray, resolution: int, device: torch.device | str) -> np.ndarray:
     """Inception features of ``source``'s images at ``indices`` → float32 [N, 2048], cached."""
-    key = {"set": source.fingerprint(), "indices": _indices_key(indices), "resolution": resolution,
+    key = {"set": source.fingerprint(), "indices": indices_key(indices), "resolution": resolution,
            "protocol": PROTOCOL_VERSION}
     return cached_features(key, lambda: inception_features(batches(source, indices, resolution), device))
 
 
-def _indices_key(indices: np.ndarray) -> str:
+def indices_key(indices: np.ndarray) -> str:
     """A short description of an index selection that changes whenever the selection does."""
     return f"{len(indices)}:{hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()[:16]}"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from explorer.errors import UserError
 from explorer.metrics.detection import detection_metric
+from explorer.metrics.fd_face import fd_face_metric
 from explorer.metrics.fid import fid_metric, kid_metric, pr_metric
 from explorer.metrics.identity import identity_metric
 from explorer.metrics.lpips import lpips_metric
@@ -38,6 +39,7 @@ METRICS: dict[str, Metric] = {
     "fid": Metric(fid_metric, DEFAULT_NUM),
     "kid": Metric(kid_metric, DEFAULT_NUM),
     "pr": Metric(pr_metric, DEFAULT_NUM),
+    "fd_face": Metric(fd_face_metric, DEFAULT_NUM),
     "lpips": Metric(lpips_metric, None),
     "identity": Metric(identity_metric, None),
     "ppl": Metric(ppl_metric, DEFAULT_NUM, needs_real=False),
@@ -53,7 +55,7 @@ def compute(name: str, real: Path | None, fake: Path, num: int | None = None, re
         name: a key of ``METRICS``.
         real, fake: dataset zip, zip or folder of images, or weights folder (``real`` unused by
             ppl and detection).
-        num: images per set (fid, kid, pr, detection), samples (ppl) or pairs (lpips, identity; default all).
+        num: images per set (fid, kid, pr, fd_face, detection), samples (ppl) or pairs (lpips, identity; default all).
         resolution: evaluation resolution R (default: the native resolution of ``fake``).
         device: "auto", "cpu", "cuda" or "mps".
         split: None, or "train" / "held-out" to use only those rows of a dataset zip given as ``real``.
