@@ -65,6 +65,8 @@ def test_reader_refuses_a_missing_file(tmp_path):
 def _faces(shared_data, utkface: int, celeba: int) -> list[np.ndarray]:
     images = []
     for name, count in (("utkface.zip", utkface), ("celeba_attrs.zip", celeba)):
+        if not count:
+            continue
         with zipfile.ZipFile(shared_data / name) as z:
             members = [m for m in z.namelist() if m.lower().endswith(".jpg")]
             for m in members[::max(1, len(members) // count)][:count]:
@@ -90,3 +92,22 @@ def test_shipped_network_matches_dlib_on_real_faces(shared_data):
     assert cosine.min() >= 0.999, cosine.min()
     same_ref, same_ours = _pairwise(reference) < SAME_PERSON_DISTANCE, _pairwise(ours) < SAME_PERSON_DISTANCE
     assert same_ref.any() and np.array_equal(same_ref, same_ours)
+
+
+def test_fd_face_is_zero_against_itself_positive_against_others_and_refuses_faceless_sets(tmp_path, shared_data):
+    from explorer.errors import UserError
+    from explorer.metrics.registry import compute
+
+    faces = _faces(shared_data, utkface=24, celeba=0)
+    folders = {name: tmp_path / name for name in ("a", "b", "blank")}
+    for folder in folders.values():
+        folder.mkdir()
+    for i, face in enumerate(faces):
+        Image.fromarray(face).save(folders["a" if i % 2 else "b"] / f"{i:03d}.png")
+        Image.new("RGB", (128, 128), (128, 120, 110)).save(folders["blank"] / f"{i:03d}.png")
+    same = compute("fd_face", folders["a"], folders["a"], resolution=128)[0]
+    other = compute("fd_face", folders["a"], folders["b"], resolution=128)[0]
+    assert abs(same["value"]) < 1e-6 and other["value"] > 0.01
+    assert other["faces"] >= 10 and other["detection_rate"] > 0.8
+    with pytest.raises(UserError, match="at least 2 images with a face"):
+        compute("fd_face", folders["a"], folders["blank"], resolution=128)
