@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -235,7 +235,8 @@ def remove_stale(folder: Path) -> list[Path]:
             _restore_old(Path(entry.path), Path(folder) / match["target"])
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
-            Path(entry.path).unlink(missing_ok=True)
+            with suppress(OSError):
+                os.unlink(entry.path)
         removed.append(Path(entry.path))
     return removed
 
@@ -253,7 +254,7 @@ def _swap_in(work: Path, path: Path, owned: Collection[str], what: str) -> None:
     except BaseException:
         os.rename(work / OLD, path)
         raise
-    shutil.rmtree(work / OLD)
+    shutil.rmtree(work / OLD, ignore_errors=True)
 
 
 def _discard(work: Path) -> None:
@@ -265,10 +266,8 @@ def _discard(work: Path) -> None:
 def _restore_old(work: Path, target: Path) -> None:
     """Put the folder a replacement moved aside back at ``target`` when nothing took its place."""
     if (work / OLD).is_dir() and not os.path.lexists(target):
-        try:
+        with suppress(OSError):
             os.rename(work / OLD, target)
-        except OSError:
-            pass
 
 
 def _is_stale(entry: os.DirEntry, pid: int) -> bool:
