@@ -749,3 +749,99 @@ def test_3d_face_dialog_says_when_there_is_no_face(qtbot, window, monkeypatch):
     assert not dialog.save_button.isEnabled() and not dialog.turntable_button.isEnabled()
     qtbot.waitUntil(window.status.is_error, timeout=TIMEOUT)
     assert "the face: no face found for a 3D mesh" in window.status.message()
+
+
+class FakeClock:
+    """A wall clock for ``MorphPlayer`` that moves only when a test says."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pixels(widget) -> np.ndarray:
+    """What ``widget`` draws, as uint8 [H, W, 4]."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :4 * image.width()].reshape(image.height(), image.width(), 4).copy()
+
+
+def test_play_the_morph_at_the_export_speed(qtbot, window, bundle, shared_data):
+    panel, player = window.morph, window.morph.player
+    assert not panel.play_button.isEnabled() and not panel.play_action.isEnabled()   # nothing to morph yet
+    assert panel.play_button.toolTip() == "Play the morph at the export's speed (Space)"
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert not player.is_playing()
+    load_a(qtbot, window, shared_data)
+    assert panel.play_button.isEnabled() and panel.loop_box.isChecked()              # loops by default
+    at_a, paused_icon = window.image().copy(), pixels(panel.play_button)
+
+    clock = FakeClock()
+    player.clock = clock
+    player.set_speed(11, 10)                        # frame i at t = i / 10, a 1.1 s clip
+    panel.play_button.click()
+    assert player.is_playing() and panel.play_button.toolTip() == "Pause (Space)"
+    assert not np.array_equal(pixels(panel.play_button), paused_icon)            # shows Pause
+    clock.now += 0.35                               # 3.5 frames at 10 fps
+    qtbot.waitUntil(lambda: panel.t() == 0.3, timeout=2000)
+    assert window.session.morph_t == 0.3 and window.morph.t_label.text() == "t = 0.30"
+    shown = wait_current(qtbot, window)
+    assert_close(shown, expected(bundle, window.session.ws(bundle)))
+    assert not np.array_equal(shown, at_a)
+    clock.now += 0.9                                # 12.5 frames in: past B, round to frame 1 again
+    qtbot.waitUntil(lambda: panel.t() == 0.1, timeout=2000)
+    assert player.is_playing()
+
+    QTest.keyClick(window, Qt.Key.Key_Space)        # Space pauses …
+    assert not player.is_playing() and panel.t() == 0.1
+    assert np.array_equal(pixels(panel.play_button), paused_icon)
+    clock.now += 0.3
+    qtbot.wait(100)
+    assert panel.t() == 0.1
+    QTest.keyClick(window, Qt.Key.Key_Space)        # … and plays on from the playhead
+    assert player.is_playing()
+    clock.now += 0.2
+    qtbot.waitUntil(lambda: panel.t() == 0.3, timeout=2000)
+
+    QTest.mouseClick(panel.timeline.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     at_t(panel.timeline, 0.8))     # moving the playhead by hand pauses
+    assert not player.is_playing() and abs(panel.t() - 0.8) < 0.02
+
+    panel.loop_box.setChecked(False)                # without loop: stops on B
+    panel.set_t(0.5)
+    panel.toggle_play()
+    clock.now += 2.0
+    qtbot.waitUntil(lambda: not player.is_playing(), timeout=2000)
+    assert panel.t() == 1.0
+    panel.toggle_play()                             # at B: from A again
+    qtbot.waitUntil(lambda: panel.t() == 0.0, timeout=2000)
+    window.morph.slots["A"].clear_button.click()    # no morph: stops, and cannot start
+    assert not player.is_playing() and not panel.play_button.isEnabled()
+    panel.toggle_play()
+    assert not player.is_playing()
+
+
+def test_playback_keeps_to_the_wall_clock(qtbot, window, shared_data):
+    panel, player = window.morph, window.morph.player
+    load_a(qtbot, window, shared_data)
+    window.morph.export_requested.emit()            # the export dialog sets the speed
+    dialog = window.findChild(ExportDialog)
+    dialog.frames.setValue(41)
+    dialog.fps.setValue(20)                         # 41 frames at 20 fps: t = 1 after 2 s
+    assert (player.frames, player.fps) == (41, 20)
+    dialog.close()
+    start = time.monotonic()
+    panel.toggle_play()
+    qtbot.wait(1000)
+    elapsed = time.monotonic() - start
+    t = panel.t()
+    panel.toggle_play()
+    assert abs(t - elapsed / 2) <= 0.1, (t, elapsed)
+    window.morph.export_requested.emit()            # and the next one opens at it
+    newest = window.findChildren(ExportDialog)[-1]
+    assert (newest.frames.value(), newest.fps.value()) == (41, 20)
+

@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.export import DEFAULT_SIZE_FACTOR, sidecar_path, upscale_method
+from explorer.gui.player import FPS, FRAMES
 from explorer.morph import PACES
 from explorer.session import Session
 from explorer.worker import InferenceWorker
@@ -54,15 +55,23 @@ def duration(seconds: float) -> str:
 
 class ExportDialog(QDialog):
     """Exports ``session``'s morph A → B through ``worker``, showing progress and errors.
-    The dialog may be closed while the export runs; the main window reports the result."""
+    The dialog may be closed while the export runs; the main window reports the result.
 
-    def __init__(self, worker: InferenceWorker, session: Session, folder: Path, parent: QWidget | None = None):
+    Signals:
+        speed_changed(frames, fps): the frame count or fps was changed (the window plays at it).
+    """
+
+    speed_changed = Signal(int, int)
+
+    def __init__(self, worker: InferenceWorker, session: Session, folder: Path, parent: QWidget | None = None,
+                 frames: int = FRAMES, fps: int = FPS):
+        """Offers ``folder`` to save in, ``frames`` frames at ``fps``."""
         super().__init__(parent)
         self.setWindowTitle("Export frames")
         self.setMinimumWidth(480)
         self._worker, self._session, self._running = worker, session, False
-        self.frames = QSpinBox(minimum=2, maximum=2000, value=60)
-        self.fps = QSpinBox(minimum=1, maximum=60, value=30, suffix=" fps")
+        self.frames = QSpinBox(minimum=2, maximum=2000, value=frames)
+        self.fps = QSpinBox(minimum=1, maximum=60, value=fps, suffix=" fps")
         self.length = QLabel()
         self.length.setProperty("role", "muted")
         for box in (self.frames, self.fps):
@@ -133,6 +142,7 @@ class ExportDialog(QDialog):
 
     def _show_length(self) -> None:
         self.length.setText(duration(self.frames.value() / self.fps.value()))
+        self.speed_changed.emit(self.frames.value(), self.fps.value())
 
     def _size_changed(self) -> None:
         """Only frames larger than the generator's are enlarged, and only a choice is worth asking."""

@@ -519,7 +519,9 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"Saved {path}")
 
     def _open_export_dialog(self) -> None:
-        dialog = ExportDialog(self.worker, self.session, self.export_folder, self)
+        player = self.morph.player
+        dialog = ExportDialog(self.worker, self.session, self.export_folder, self, player.frames, player.fps)
+        dialog.speed_changed.connect(player.set_speed)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 

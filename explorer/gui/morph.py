@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -15,12 +16,14 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.gui.canvas import to_qimage
+from explorer.gui.player import MorphPlayer
 from explorer.gui.theme import DIMMED
 from explorer.gui.timeline import MorphTimeline
 from explorer.gui.timing import MorphTiming
@@ -29,6 +32,8 @@ THUMBNAIL = 112
 AT_KEYFRAME = 0.005               # the playhead is on a keyframe when this close to its time
 REFINE_TIP = "Fit the W+ closer to the photo by projection (a few seconds; the morph stays usable)"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+PLAY_TIP = "Play the morph at the export's speed (Space)"
+PAUSE_TIP = "Pause (Space)"
 
 
 class PhotoSlot(QFrame):
@@ -185,11 +190,12 @@ class PhotoSlot(QFrame):
 
 
 class MorphPanel(QWidget):
-    """Photo slots A and B side by side, the A → B timeline (t in [0, 1]) with its read-out,
-    "Add keyframe" (a photo or the current seed at the playhead) and "Remove keyframe" (the one
-    under the playhead), the timing (easing, when each W+ layer group moves; ``timing``) and
-    "Export frames…". The timeline, keyframes, timing and export are enabled once a photo is
-    loaded or a keyframe added.
+    """Photo slots A and B side by side, the A → B timeline (t in [0, 1]) with Play / Pause
+    (``play_action``, Space; ``player`` plays at the export's speed, looping while "Loop" is on,
+    and moving the playhead pauses it) and its read-out, "Add keyframe" (a photo or the current
+    seed at the playhead) and "Remove keyframe" (the one under the playhead), the timing
+    (easing, when each W+ layer group moves; ``timing``) and "Export frames…". The timeline,
+    playback, keyframes, timing and export are enabled once a photo is loaded or a keyframe added.
 
     Signals:
         photo_chosen(slot, path), photo_cleared(slot), refine_requested(slot),
@@ -222,6 +228,17 @@ class MorphPanel(QWidget):
         self.timing = MorphTiming(num_ws)
         self.timeline = MorphTimeline()
         self.timeline.t_changed.connect(self._moved)
+        self.player = MorphPlayer(parent=self)
+        self.player.frame.connect(self._play_frame)
+        self.player.playing_changed.connect(self._show_playing)
+        self._playing_frame = False
+        self.play_action = QAction("Play", self, shortcut=QKeySequence(Qt.Key.Key_Space))
+        self.play_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.play_action.triggered.connect(self.toggle_play)
+        self.play_button = QToolButton()
+        self.play_button.setDefaultAction(self.play_action)
+        self.loop_box = QCheckBox("Loop", checked=True, toolTip="Start again from A at the end")
+        self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
         self.t_label = QLabel()
         self.t_label.setToolTip("Morph position t: 0 is A, 1 is B")
         self.t_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -242,6 +259,7 @@ class MorphPanel(QWidget):
         slots.addWidget(self.slots["B"])
         timeline = QHBoxLayout()
         timeline.setSpacing(8)
+        timeline.addWidget(self.play_button)
         timeline.addWidget(self.timeline, 1)
         timeline.addWidget(self.t_label)
         layout = QVBoxLayout(self)
@@ -251,12 +269,14 @@ class MorphPanel(QWidget):
         keyframes.addWidget(self.add_button)
         keyframes.addWidget(self.remove_button)
         keyframes.addStretch(1)
+        keyframes.addWidget(self.loop_box)
         layout.addLayout(slots)
         layout.addLayout(timeline)
         layout.addLayout(keyframes)
         layout.addWidget(self.timing)
         layout.addWidget(self.export_button)
         self._show_t()
+        self._show_playing(False)
         self._update_enabled()
 
     def t(self) -> float:
@@ -265,6 +285,13 @@ class MorphPanel(QWidget):
     def set_t(self, t: float) -> None:
         """Move the playhead to ``t``; emits ``t_changed`` as dragging it does."""
         self.timeline.set_t(t)
+
+    def toggle_play(self) -> None:
+        """Play the morph from the playhead, or pause it."""
+        if self.player.is_playing():
+            self.player.pause()
+        elif self.play_action.isEnabled():
+            self.player.play(self.t())
 
     def set_photo(self, slot: str, name: str, aligned: np.ndarray, face: int = 0, num_faces: int = 1,
                   refinable: bool = True) -> None:
@@ -284,8 +311,11 @@ class MorphPanel(QWidget):
         for name, slot in self.slots.items():
             self.timeline.set_loaded(name, slot.loaded)
         active = any(s.loaded for s in self.slots.values()) or bool(self.timeline.middle_times)
-        for widget in (self.timeline, self.t_label, self.timing, self.export_button, self.add_button):
+        for widget in (self.timeline, self.t_label, self.timing, self.export_button, self.add_button, self.loop_box):
             widget.setEnabled(active)
+        self.play_action.setEnabled(active)
+        if not active:
+            self.player.pause()
         self.remove_button.setEnabled(active and self._keyframe_at_playhead() is not None)
 
     def _keyframe_at_playhead(self) -> float | None:
@@ -298,7 +328,22 @@ class MorphPanel(QWidget):
         if path:
             self.keyframe_photo_chosen.emit(t, path)
 
+    def _play_frame(self, t: float) -> None:
+        self._playing_frame = True
+        try:
+            self.timeline.set_t(t)
+        finally:
+            self._playing_frame = False
+
+    def _show_playing(self, playing: bool) -> None:
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_action.setIcon(self.style().standardIcon(icon))
+        self.play_action.setText("Pause" if playing else "Play")
+        self.play_action.setToolTip(PAUSE_TIP if playing else PLAY_TIP)
+
     def _moved(self, t: float) -> None:
+        if not self._playing_frame:
+            self.player.pause()
         self._show_t()
         self.remove_button.setEnabled(self.timeline.isEnabled() and self._keyframe_at_playhead() is not None)
         self.t_changed.emit(t)
