@@ -845,3 +845,27 @@ def test_playback_keeps_to_the_wall_clock(qtbot, window, shared_data):
     newest = window.findChildren(ExportDialog)[-1]
     assert (newest.frames.value(), newest.fps.value()) == (41, 20)
 
+
+
+def test_the_seed_says_when_it_is_not_in_view(qtbot, window, bundle, shared_data):
+    note = window.seed_panel.seed_note
+    assert note.isHidden()
+    load_a(qtbot, window, shared_data)
+    assert note.isHidden()                          # B is the seed: the seed is in the morph
+    window.load_photo("B", str(shared_data / "portraits" / "grace_hopper.jpg"))
+    qtbot.waitUntil(lambda: window.morph.slots["B"].loaded, timeout=TIMEOUT)
+    assert note.isVisibleTo(window) and "Not in view" in note.text()
+    assert len(np.unique(pixels(note).reshape(-1, 4), axis=0)) > 2                  # the words are drawn
+    window.morph.set_t(0.5)
+    before = wait_current(qtbot, window)
+    window.seed_panel.set_seed(1234)
+    assert np.array_equal(wait_current(qtbot, window), before)                     # what the note says
+    window.morph.slots["B"].clear_button.click()
+    assert note.isHidden()
+    after = wait_current(qtbot, window)
+    window.seed_panel.set_seed(99)
+    assert not np.array_equal(wait_current(qtbot, window), after)
+    window.undo()                                   # the seed again, then B back
+    window.undo()
+    assert window.session.key_b is not None and note.isVisibleTo(window)
+

@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self.worker.copied.connect(self._copied)
         self.worker.opened.connect(self._opened)
         self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
+        self._show_seed_note()
         self.last_request = self.worker.submit_render(self.session)
 
     def image(self) -> np.ndarray | None:
@@ -449,7 +450,12 @@ class MainWindow(QMainWindow):
         before, self.session = self.session, replace(session, style=self._style_reference(session))
         self._recorded(before)
         self.morph.set_middle_keyframes(session.times[1:-1])
+        self._show_seed_note()
         self.last_request = self.worker.submit_render(self.session)
+
+    def _show_seed_note(self) -> None:
+        """Say at the seed when it is not in view: every keyframe is set (none stands for the seed)."""
+        self.seed_panel.set_seed_shown(None in self.session.keyframes)
 
     def _recorded(self, before: Session) -> None:
         """Note the change from ``before`` to ``session`` in ``history``."""
@@ -478,6 +484,7 @@ class MainWindow(QMainWindow):
         finally:
             self._showing = False
         self.session = session
+        self._show_seed_note()
         self._update_undo()
         self.last_request = self.worker.submit_render(session)
 

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
 from explorer.gui.value_slider import ValueSlider
 
 MAX_SEED = 2 ** 32 - 1
+NOT_SHOWN = ("Not in view: the view shows the morph from A to B. Clear A or B to see this seed, or add it "
+             "with Add keyframe.")
 
 
 def seed_spin_box(seed: int = 0) -> QDoubleSpinBox:
@@ -30,7 +32,8 @@ def seed_spin_box(seed: int = 0) -> QDoubleSpinBox:
 
 
 class SeedPanel(QWidget):
-    """Seed spin box (0 .. 2³²−1), "Random", "Browse…", and the ψ slider (0 .. 1.5).
+    """Seed spin box (0 .. 2³²−1), "Random", "Browse…", a note when the seed is not in view
+    (``set_seed_shown``), and the ψ slider (0 .. 1.5).
 
     Signals:
         changed(): the seed or ψ changed.
@@ -52,6 +55,9 @@ class SeedPanel(QWidget):
         self.browse_button.clicked.connect(self.browse_requested)
         self.psi_slider = ValueSlider("Truncation ψ", 0.0, 1.5, 0.01, psi, "{:.2f}")
         self.psi_slider.setToolTip("Lower: closer to the average face, cleaner; higher: more varied")
+        self.seed_note = QLabel(NOT_SHOWN, wordWrap=True)
+        self.seed_note.setProperty("role", "muted")
+        self.seed_note.hide()
         self.seed_box.valueChanged.connect(self.changed)
         self.psi_slider.valueChanged.connect(self.changed)
 
@@ -64,6 +70,7 @@ class SeedPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
         layout.addLayout(row)
+        layout.addWidget(self.seed_note)
         layout.addWidget(self.psi_slider)
 
     def seed(self) -> int:
@@ -71,6 +78,10 @@ class SeedPanel(QWidget):
 
     def set_seed(self, seed: int) -> None:
         self.seed_box.setValue(seed)
+
+    def set_seed_shown(self, shown: bool) -> None:
+        """Whether the view shows the seed; when not, a note under it says why."""
+        self.seed_note.setVisible(not shown)
 
     def set_psi(self, psi: float) -> None:
         self.psi_slider.setValue(psi)
