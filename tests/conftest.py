@@ -1,5 +1,6 @@
 """Shared pytest fixtures. Qt draws offscreen unless QT_QPA_PLATFORM asks for another platform,
-so the tests run, and no window shows, with or without a display."""
+so the tests run, and no window shows, with or without a display; the app's settings are kept in
+a temporary folder, so tests never read or change a developer's."""
 
 import os
 import shutil
@@ -9,8 +10,17 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # read when pytest-qt's qapp is made, after this
 
 import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 
 from explorer.data.dataset_tool import build_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_settings_folder(tmp_path_factory) -> Path:
+    """The folder the app's settings (``main_window.app_settings``) go to in tests."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

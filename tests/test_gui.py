@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -846,7 +847,6 @@ def test_playback_keeps_to_the_wall_clock(qtbot, window, shared_data):
     assert (newest.frames.value(), newest.fps.value()) == (41, 20)
 
 
-
 def test_the_seed_says_when_it_is_not_in_view(qtbot, window, bundle, shared_data):
     note = window.seed_panel.seed_note
     assert note.isHidden()
@@ -869,3 +869,38 @@ def test_the_seed_says_when_it_is_not_in_view(qtbot, window, bundle, shared_data
     window.undo()
     assert window.session.key_b is not None and note.isVisibleTo(window)
 
+
+def test_exports_start_in_the_folder_last_used_and_say_where_they_went(qtbot, bundle, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from explorer.gui import status as status_module
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(bundle, settings)
+    qtbot.addWidget(window)
+    assert window.export_folder == Path.home()                      # nothing remembered
+    out = tmp_path / "out"
+    out.mkdir()
+    window.export_frames(str(out / "m.gif"), 3, 10)
+    qtbot.waitUntil(lambda: window.status.message().startswith("Saved"), timeout=TIMEOUT)
+    assert window.status.message() == f"Saved {out / 'm.gif'}"
+    button = window.status.open_folder_button
+    assert button.isVisibleTo(window) and button.text() == "Open folder"
+    opened = []
+    monkeypatch.setattr(status_module.QDesktopServices, "openUrl", opened.append)
+    button.click()
+    assert opened == [QUrl.fromLocalFile(str(out))]
+    window.status.show_info("something else")
+    assert button.isHidden()
+    window.close()
+
+    again = MainWindow(bundle, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.export_folder == out                               # remembered
+    again.morph.export_requested.emit()
+    assert again.findChild(ExportDialog).path.text() == str(out / "morph.mp4")
+    again.settings.clear()                                          # forgotten: the opened file's folder
+    assert again.export_folder == Path.home()
+    again.open_session(str(out / "m.gif"))
+    qtbot.waitUntil(lambda: again.status.message() == "Opened m.gif", timeout=TIMEOUT)
+    assert again.export_folder == out
+    again.close()

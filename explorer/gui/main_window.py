@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -50,6 +50,13 @@ WINDOW_SIZE = (1180, 920)   # px; tall enough for seven direction sliders beside
 REFINE_STEPS = 300              # projection steps per "Refine" (about 15 s on a 2-core CPU at 64²)
 SLOT_INDEX = {"A": 0, "B": -1}  # photo slot → keyframe: A is the first, B the last
 MIDDLE = "@"                    # worker slot names "@<t>" encode a photo for a keyframe between A and B
+ORGANIZATION, APPLICATION = "face-latent-explorer", "explorer"   # where QSettings keeps the app's settings
+FOLDER_KEY = "export/folder"    # the folder last saved in
+
+
+def app_settings() -> QSettings:
+    """The app's settings for this user (an INI file: the same on every platform)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
 class SlotView(NamedTuple):
@@ -75,11 +82,13 @@ class MainWindow(QMainWindow):
         shown: the render on screen (None until the first arrives).
         image_size: the side in px of a saved or copied face (``DEFAULT_SIZE_FACTOR`` × the
             generator's, as exports are by default).
+        settings: what the app remembers between runs (the folder last saved in).
         last_request: the id of the newest render asked for.
         canvas, seed_panel, mixing, sliders, morph, status, worker: the parts, for tests to drive.
     """
 
-    def __init__(self, bundle: ModelBundle):
+    def __init__(self, bundle: ModelBundle, settings: QSettings | None = None):
+        """``settings``: default ``app_settings()``."""
         super().__init__()
         self.bundle = bundle
         self.session = Session()
@@ -88,7 +97,8 @@ class MainWindow(QMainWindow):
         self._refining: dict[str, EncodedPhoto] = {}
         self.shown: RenderResult | None = None
         self.last_request = 0
-        self.export_folder = Path.home()
+        self.settings = settings if settings is not None else app_settings()
+        self._session_folder: Path | None = None     # the folder of the file last opened
         self.image_size = DEFAULT_SIZE_FACTOR * bundle.resolution
         self._showing = False           # True while the controls are set to show a session
         self._views: list[SlotView] = []  # every keyframe slot A or B has shown, newest last
@@ -157,6 +167,19 @@ class MainWindow(QMainWindow):
         self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
         self._show_seed_note()
         self.last_request = self.worker.submit_render(self.session)
+
+    @property
+    def export_folder(self) -> Path:
+        """Where Save image…, Export frames…, 3D face… and Open… start: the folder last saved in
+        (remembered in ``settings``), else the folder of the file last opened, else home."""
+        for folder in (self.settings.value(FOLDER_KEY), self._session_folder):
+            if folder and Path(folder).is_dir():
+                return Path(folder)
+        return Path.home()
+
+    @export_folder.setter
+    def export_folder(self, folder: Path) -> None:
+        self.settings.setValue(FOLDER_KEY, str(folder))
 
     def image(self) -> np.ndarray | None:
         """The uint8 [R, R, 3] image on screen."""
@@ -505,6 +528,7 @@ class MainWindow(QMainWindow):
         before = self.session
         self._show(session)
         self._recorded(before)
+        self._session_folder = Path(path).parent
         self.status.show_info(f"Opened {Path(path).name}")
 
     def _choose_session(self) -> None:
@@ -523,7 +547,7 @@ class MainWindow(QMainWindow):
 
     def _exported(self, path: str) -> None:
         self.export_folder = Path(path).parent
-        self.status.show_info(f"Saved {path}")
+        self.status.show_saved(Path(path))
 
     def _open_export_dialog(self) -> None:
         player = self.morph.player
