@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 from explorer.gui.value_slider import ValueSlider
 
 MAX_SEED = 2 ** 32 - 1
-NOT_SHOWN = ("Not in view: the view shows the morph from A to B. Clear A or B to see this seed, or add it "
-             "with Add keyframe.")
+NOT_SHOWN = ("Not in view: the view shows the morph from A to B.\n"
+             "Clear A or B to see this seed, or add it as a keyframe.")
 
 
 def seed_spin_box(seed: int = 0) -> QDoubleSpinBox:
@@ -55,7 +55,7 @@ class SeedPanel(QWidget):
         self.browse_button.clicked.connect(self.browse_requested)
         self.psi_slider = ValueSlider("Truncation ψ", 0.0, 1.5, 0.01, psi, "{:.2f}")
         self.psi_slider.setToolTip("Lower: closer to the average face, cleaner; higher: more varied")
-        self.seed_note = QLabel(NOT_SHOWN, wordWrap=True)
+        self.seed_note = QLabel(NOT_SHOWN)     # not word-wrapped: that would stretch the side column to its full height
         self.seed_note.setProperty("role", "muted")
         self.seed_note.hide()
         self.seed_box.valueChanged.connect(self.changed)
