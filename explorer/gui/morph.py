@@ -4,8 +4,8 @@ with any keyframes added in between (photos or seeds), and the morph's timing.""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtCore import QMimeData, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.canvas import to_qimage
 from explorer.gui.player import MorphPlayer
-from explorer.gui.theme import DIMMED
+from explorer.gui.theme import ACCENT, DIMMED
 from explorer.gui.timeline import MorphTimeline
 from explorer.gui.timing import MorphTiming
 
@@ -34,6 +33,7 @@ REFINE_TIP = "Fit the W+ closer to the photo by projection (a few seconds; the m
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 PLAY_TIP = "Play the morph at the export's speed (Space)"
 PAUSE_TIP = "Pause (Space)"
+PLAY_ICON = 20                    # px
 
 
 class PhotoSlot(QFrame):
@@ -237,6 +237,7 @@ class MorphPanel(QWidget):
         self.play_action.triggered.connect(self.toggle_play)
         self.play_button = QToolButton()
         self.play_button.setDefaultAction(self.play_action)
+        self.play_button.setIconSize(QSize(PLAY_ICON, PLAY_ICON))
         self.loop_box = QCheckBox("Loop", checked=True, toolTip="Start again from A at the end")
         self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
         self.t_label = QLabel()
@@ -336,8 +337,7 @@ class MorphPanel(QWidget):
             self._playing_frame = False
 
     def _show_playing(self, playing: bool) -> None:
-        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
-        self.play_action.setIcon(self.style().standardIcon(icon))
+        self.play_action.setIcon(media_icon(playing))
         self.play_action.setText("Pause" if playing else "Play")
         self.play_action.setToolTip(PAUSE_TIP if playing else PLAY_TIP)
 
@@ -350,6 +350,26 @@ class MorphPanel(QWidget):
 
     def _show_t(self) -> None:
         self.t_label.setText(f"t = {self.t():.2f}")
+
+
+def media_icon(playing: bool, side: int = PLAY_ICON) -> QIcon:
+    """Pause bars (``playing``) or a play triangle in the accent colour (the style's own are black,
+    lost on the dark theme); Qt greys it when disabled."""
+    pixmap = QPixmap(side, side)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(ACCENT))
+    unit = side / 16
+    if playing:
+        for left in (3, 9.5):
+            painter.drawRect(QRectF(left * unit, 2 * unit, 3.5 * unit, 12 * unit))
+    else:
+        painter.drawPolygon(QPolygonF([QPointF(4 * unit, 2 * unit), QPointF(14 * unit, 8 * unit),
+                                       QPointF(4 * unit, 14 * unit)]))
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _dropped_file(mime: QMimeData) -> str | None:
