@@ -6,12 +6,14 @@ Exit codes: 0 success, 1 bad input (``error: …`` on stderr), 2 usage.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
+from explorer.finite import PSI_RANGE, describe_range, finite_number
 from explorer.morph import EASINGS, GROUPS, PACES, TOGETHER, check_times
 
 
@@ -37,13 +39,25 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _assignment(text: str) -> tuple[str, float]:
+    """"age=1.5" → ("age", 1.5); the value a finite number."""
     name, sep, value = text.rpartition("=")
     try:
         if not sep or not name:
             raise ValueError
-        return name, float(value)
+        return name, finite_number(float(value), name)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a finite number, got {text!r}") from None
+
+
+def _finite(low: float = -math.inf, high: float = math.inf):
+    """An argparse type: a finite number within [``low``, ``high``] (no nan, inf or 1e400)."""
+    def parse(text: str) -> float:
+        try:
+            return finite_number(float(text), text, low, high)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a finite number{describe_range(low, high)}, "
+                                             f"got {text!r}") from None
+    return parse
 
 
 def _at_least(minimum: int):
@@ -104,9 +118,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outdir", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue the run in --outdir")
     p.add_argument("--dry-run", action="store_true", help="a few steps of a tiny model on synthetic data")
-    p.add_argument("--kimg", type=float, help="train until this many thousand images")
+    p.add_argument("--kimg", type=_finite(0), help="train until this many thousand images")
     p.add_argument("--batch", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=_finite(0))
     p.add_argument("--seed", type=int)
     p.add_argument("--val-percent", type=int, help="share of photos (or identities) held out, in %% (default 10)")
     _device_arg(p)
@@ -130,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="render seeds to PNG files")
     p.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-7 or 1,5,9")
-    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ (1 = none)")
+    p.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7, help="truncation ψ (1 = none)")
     p.add_argument("--outdir", type=Path, required=True)
     _size_args(p)
     _weights_args(p)
@@ -153,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slider value in σ units (see `explorer directions list`)")
     p.add_argument("--keep", type=_keep, action="append", default=[], metavar="NAME:OTHER[,OTHER]",
                    help="move NAME without changing OTHER, e.g. age:gender,pose (repeatable)")
-    p.add_argument("--trunc", type=float, default=0.7)
+    p.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7)
     p.add_argument("--outdir", type=Path, required=True)
     _size_args(p)
     _weights_args(p)
@@ -166,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="move NAME without changing OTHER (repeatable)")
     p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
                    help="refine a photo's encoding by STEPS of projection first")
-    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
+    p.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7, help="truncation ψ of seeds")
     p.add_argument("--out", type=Path, required=True,
                    help="the .obj to write; its .mtl, .png texture and .json sidecar go beside it")
     p.add_argument("--turntable", choices=["mp4", "gif"],
@@ -193,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
                    help="refine each photo's encoding by STEPS of projection, so the ends look more like "
                         "the photos (300 takes about 15 s a photo at 64² on a 2-core CPU)")
-    p.add_argument("--trunc", type=float, default=0.7)
+    p.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7)
     p.add_argument("--out", type=Path, required=True, help=".mp4, .gif, or a new folder for PNGs")
     _size_args(p)
     p.add_argument("--ppl", action="store_true", help="also print the morph's perceptual path length as JSON "
@@ -208,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "shape), joined with +, or a range like 4-9")
     p.add_argument("--refine", type=_at_least(0), default=0, metavar="STEPS",
                    help="refine each photo's encoding by STEPS of projection first")
-    p.add_argument("--trunc", type=float, default=0.7, help="truncation ψ of seeds")
+    p.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7, help="truncation ψ of seeds")
     p.add_argument("--outdir", type=Path, required=True, help="new folder: content.png, style.png, mix.png, "
                                                               "mix_w.npy (W+ [num_ws, w_dim])")
     _size_args(p)
@@ -242,20 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "else none; not with wgan-gp)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
                    help="autocast on CUDA (auto: bf16, or fp16 with loss scaling); fp32 elsewhere")
-    g.add_argument("--r1-gamma", type=float, help="R1 weight γ (default: 0.0002·R²/batch for stylegan2 with the "
+    g.add_argument("--r1-gamma", type=_finite(0), help="R1 weight γ (default: 0.0002·R²/batch for stylegan2 with the "
                                                    "logistic loss, else 0)")
-    g.add_argument("--pl-weight", type=float, help="path-length regularization weight (0: off; stylegan2 default 2)")
-    g.add_argument("--metrics-kimg", type=float, help="FID of G_ema at the snapshots this many kimg apart (default off)")
+    g.add_argument("--pl-weight", type=_finite(0), help="path-length regularization weight (0: off; stylegan2 default 2)")
+    g.add_argument("--metrics-kimg", type=_finite(0), help="FID of G_ema at the snapshots this many kimg apart (default off)")
     g.add_argument("--metrics-num", type=int, help="images per training-time FID (default 1000)")
     g.add_argument("--channel-base", type=int)
     g.add_argument("--channel-max", type=int)
-    g.add_argument("--snapshot-kimg", type=float)
+    g.add_argument("--snapshot-kimg", type=_finite(0))
     e = tsub.add_parser("encoder", help="W+ encoder against a frozen generator")
     _train_args(e)
     e.add_argument("--generator", type=Path, help="generator weights stem, e.g. runs/gan/generator")
     e.add_argument("--init", type=Path, metavar="STEM",
                    help="start from encoder weights, e.g. weights/encoder (same architecture; fresh optimizer)")
-    e.add_argument("--kl", type=float, metavar="BETA",
+    e.add_argument("--kl", type=_finite(0), metavar="BETA",
                    help="VAE baseline: weight of the KL to the generator's W prior (default 0: deterministic pSp/e4e)")
     c = tsub.add_parser("classifier", help="attribute classifier (one head per dataset.json label) for InterFaceGAN")
     _train_args(c)
@@ -265,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "size (e.g. a 128² dataset for the 64² generator)")
     _train_args(s)
     s.add_argument("--crop", type=int, help="side of the low-resolution training crops in px (default 32)")
-    s.add_argument("--blur", type=float, metavar="SIGMA",
+    s.add_argument("--blur", type=_finite(0), metavar="SIGMA",
                    help="largest Gaussian blur σ (input px) on training inputs, which teaches it to sharpen the "
                         "generator's soft faces (default 0.8)")
 
@@ -295,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interfacegan: make ATTR's direction orthogonal to OTHER's, e.g. age:gender (repeatable)")
     d.add_argument("--num-samples", type=int,
                    help="faces (interfacegan 50000, pose 10000) or w (ganspace 50000) sampled")
-    d.add_argument("--top-percent", type=float, default=2.0,
+    d.add_argument("--top-percent", type=_finite(0, 50), default=2.0,
                    help="interfacegan: share of faces at each end of a binary score used for the boundary")
-    d.add_argument("--trunc", type=float, default=0.7, help="truncation ψ the faces are rendered at")
+    d.add_argument("--trunc", type=_finite(*PSI_RANGE), default=0.7, help="truncation ψ the faces are rendered at")
     d.add_argument("--seed", type=int, default=0)
     _weights_args(d)
     p = sub.add_parser("weights", help="the shipped model set")

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from explorer.errors import UserError
+from explorer.finite import finite_number
 from explorer.latent import apply_direction
 from explorer.netio import load_tensors, read_json, save_tensors, write_json
 from explorer.nets.stylegan import Generator
@@ -219,7 +220,8 @@ def load_directions(stem: Path, generator_sha256: str) -> list[Direction]:
     """Read directions saved by ``save_directions``.
 
     Raises:
-        UserError: missing or broken files, or directions fitted for another generator.
+        UserError: missing or broken files (NaN or inf in a vector, a scale or a range
+            included), or directions fitted for another generator.
     """
     stem = Path(stem)
     meta = read_json(stem.with_suffix(".json"))
@@ -233,8 +235,9 @@ def load_directions(stem: Path, generator_sha256: str) -> list[Direction]:
             name, (first, last) = entry["name"], entry["layers"]
             if entry["method"] not in METHODS:
                 raise ValueError(f"unknown method {entry['method']!r}")
+            scale, low, high = (finite_number(entry[key], key) for key in ("scale", "min", "max"))
             out.append(Direction(name, entry["label"], vectors[name].float(), range(first, last + 1),
-                                 float(entry["scale"]), float(entry["min"]), float(entry["max"]), entry["method"],
+                                 scale, low, high, entry["method"],
                                  tuple(str(c) for c in entry.get("conditioning", [])), dict(entry.get("metrics", {}))))
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(f"{stem.with_suffix('.json')}: bad direction entry {entry!r} ({e})") from None

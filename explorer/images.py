@@ -17,8 +17,17 @@ MAX_PHOTO_PIXELS = 64_000_000  # refuse larger photos before decoding them
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Generator output [N, 3, H, W] float in [-1, 1] → uint8 [N, H, W, 3] (clipped, rounded)."""
-    x = (images.detach().float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8)
+    """Generator output [N, 3, H, W] float in [-1, 1] → uint8 [N, H, W, 3] (clipped, rounded).
+    Every image written or shown passes here.
+
+    Raises:
+        UserError: a pixel is NaN or inf (it would become black, or any colour, silently).
+    """
+    x = images.detach().float().cpu()
+    if not torch.isfinite(x).all():
+        raise UserError("the rendered image holds NaN or inf (its W+ or the generator's weights are not finite, "
+                        "or overflowed)")
+    x = (x * 127.5 + 128.0).clamp(0, 255).to(torch.uint8)
     return x.permute(0, 2, 3, 1).numpy()
 
 

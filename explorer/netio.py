@@ -8,6 +8,7 @@ A network ``NAME`` is stored as ``NAME.safetensors`` (its state dict) and ``NAME
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,18 +41,23 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file on the CPU.
+    """Read a safetensors file on the CPU, every floating-point tensor finite.
 
     Raises:
-        UserError: the file is missing or not a readable safetensors file.
+        UserError: the file is missing, not a readable safetensors file, or a tensor holds NaN
+            or inf (naming it).
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
-        return load_file(str(path), device="cpu")
+        tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(f"{path}: tensor {name!r} holds NaN or inf (a diverged or damaged network)")
+    return tensors
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -69,12 +75,48 @@ def read_json(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
-        data = json.loads(path.read_text())
+        data = loads_finite(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: invalid JSON ({e})") from None
+    except NonFiniteNumber as e:
+        raise UserError(f"{path}: {e}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object")
     return data
+
+
+class NonFiniteNumber(ValueError):
+    """A JSON text holds NaN, Infinity or a number too large for a float."""
+
+
+def loads_finite(text: str):
+    """``json.loads`` of ``text``, refusing what Python's json module accepts but JSON does not
+    allow, or what becomes inf: the literals NaN, Infinity and -Infinity, and numbers beyond a
+    float's range (1e400).
+
+    Raises:
+        json.JSONDecodeError: invalid JSON.
+        NonFiniteNumber: such a number, naming where it is (e.g. ``directions[0].scale``).
+    """
+    data = json.loads(text)
+    where = _non_finite_at(data, "")
+    if where is not None:
+        raise NonFiniteNumber(f"{where or 'the value'} is not a finite number (NaN, Infinity and numbers "
+                              f"beyond ±1.8e308 are refused)")
+    return data
+
+
+def _non_finite_at(value, where: str) -> str | None:
+    """Where in parsed JSON ``value`` (itself at ``where``) the first NaN or ±inf is, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    if isinstance(value, dict):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    return next((found for path, item in items if (found := _non_finite_at(item, path)) is not None), None)
 
 
 def save_network(net: nn.Module, stem: Path, kind: str, config: dict, *, dtype: torch.dtype = torch.float32) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from explorer.directions import Direction
 from explorer.errors import UserError
+from explorer.finite import PSI_RANGE, finite_number
 from explorer.images import to_uint8
 from explorer.latent import broadcast, mix_styles, seed_to_z, slerp, truncate
 from explorer.morph import (
@@ -33,6 +34,7 @@ from explorer.morph import (
     group_progress,
     segment,
 )
+from explorer.netio import loads_finite
 from explorer.nets.stylegan import layer_groups
 from explorer.weights import ModelBundle
 
@@ -52,7 +54,8 @@ class Keyframe:
     ``ws`` is a nested list [num_ws][w_dim] for photos (so the session stays JSON), None for seeds.
 
     Raises:
-        ValueError: neither or both of ``seed`` and ``ws`` given.
+        ValueError: neither or both of ``seed`` and ``ws`` given, or a W+ that is not an array of
+            finite numbers.
     """
 
     label: str
@@ -63,6 +66,8 @@ class Keyframe:
     def __post_init__(self):
         if (self.seed is None) == (self.ws is None):
             raise ValueError(f"keyframe {self.label!r} needs exactly one of a seed or a W+")
+        if self.ws is not None and not np.isfinite(np.asarray(self.ws, dtype=np.float64)).all():
+            raise ValueError(f"keyframe {self.label!r}: its W+ holds NaN or inf")
 
     @staticmethod
     def from_seed(seed: int) -> Keyframe:
@@ -91,7 +96,8 @@ class Session:
 
     Raises:
         ValueError: fewer than 2 keyframes, times that do not match them or are out of order,
-            an unknown easing or layer group, or bad windows.
+            an unknown easing or layer group, bad windows, ψ outside ``PSI_RANGE`` or a
+            ``morph_t`` outside [0, 1] (NaN and inf included), or a slider value not finite.
     """
 
     seed: int = 0
@@ -108,6 +114,10 @@ class Session:
     style_groups: tuple = ()                           # of "coarse", "middle", "fine"
 
     def __post_init__(self):
+        object.__setattr__(self, "psi", finite_number(self.psi, "psi", *PSI_RANGE))
+        object.__setattr__(self, "morph_t", finite_number(self.morph_t, "morph_t", 0.0, 1.0))
+        for name, value in self.sliders.items():
+            finite_number(value, f"slider {name}")
         object.__setattr__(self, "keyframes", tuple(self.keyframes))
         object.__setattr__(self, "style_groups", tuple(self.style_groups))
         if not set(self.style_groups) <= set(GROUPS):
@@ -253,7 +263,7 @@ class Session:
     def from_json(text: str, source: str = "session") -> Session:
         """Rebuild a session. Raises UserError naming ``source`` on bad JSON or fields."""
         try:
-            data = json.loads(text)
+            data = loads_finite(text)
             keyframes = [Keyframe(**k) if k is not None else None for k in data.get("keyframes", (None, None))]
             style = data.get("style")
             return Session(**{**data, "keyframes": keyframes, "style": Keyframe(**style) if style else None})

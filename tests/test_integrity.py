@@ -1,0 +1,129 @@
+"""Nothing lost, no tracebacks: NaN and inf are refused where they come in (command line, JSON,
+tensor files) and before a rendered image is written, in one line naming the file and the field."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from explorer.cli import main
+from explorer.errors import UserError
+from explorer.export import read_session, save_still, still_sidecar
+from explorer.images import to_uint8
+from explorer.netio import read_json
+from explorer.session import Keyframe, Session, render
+from explorer.weights import MANIFEST, load_bundle
+
+
+def run(capsys, *argv):
+    """Exit code and stderr of ``explorer argv``, usage errors (exit 2) included."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def bundle(weights_dir):
+    return load_bundle(weights_dir, "cpu")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e30", "1e400", "-0.5", "1.6"])
+def test_trunc_must_be_a_finite_psi_in_its_range(capsys, tmp_path, value):
+    code, err = run(capsys, "generate", "--seeds", "0", f"--trunc={value}", "--outdir", tmp_path / "out")
+    assert code == 2 and err.count("\n") == 1
+    assert f"argument --trunc: expected a finite number in [0, 1.5], got '{value}'" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["edit", "--seed", "1", "--set", "age=nan", "--outdir", "out"],
+                                  ["train", "gan", "--lr", "inf", "--outdir", "out"],
+                                  ["train", "gan", "--kimg", "-1", "--outdir", "out"],
+                                  ["directions", "fit", "--top-percent", "nan"]])
+def test_number_options_refuse_non_finite_values_in_one_line(capsys, argv):
+    code, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "finite number" in err
+
+
+@pytest.mark.parametrize("text, field", [('{"a": {"b": [1, NaN]}}', "a.b[1]"), ('{"x": Infinity}', "x"),
+                                         ('{"x": -Infinity}', "x"), ('{"x": [1e400]}', "x[0]")])
+def test_project_json_refuses_nan_and_infinity_naming_the_field(tmp_path, text, field):
+    path = tmp_path / "some.json"
+    path.write_text(text)
+    with pytest.raises(UserError, match=rf"^{re.escape(f'{path}: {field}')} is not a finite number"):
+        read_json(path)
+
+
+def test_session_refuses_a_psi_or_morph_time_that_is_not_finite_or_out_of_range():
+    for fields in [{"psi": float("nan")}, {"psi": float("inf")}, {"psi": 1e30}, {"psi": "0.7"},
+                   {"morph_t": float("nan")}, {"morph_t": 2.0}, {"sliders": {"age": float("inf")}}]:
+        with pytest.raises(ValueError, match="must be a"):
+            Session(**fields)
+    with pytest.raises(ValueError, match="W\\+ holds NaN or inf"):
+        Keyframe(label="a", ws=[[0.0, float("nan")]])
+
+
+def _saved_still(bundle, tmp_path, session: Session):
+    """A still saved with its sidecar; returns the sidecar's path."""
+    ws = session.ws(bundle)
+    save_still(render(bundle, ws)[0], tmp_path / "face.png", sidecar=still_sidecar(bundle, session, ws))
+    return tmp_path / "face.png.json"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["session"].update(psi=float("nan")), "session.psi is not a finite number"),
+    (lambda s: s["session"].update(morph_t=float("inf")), "session.morph_t is not a finite number"),
+    (lambda s: s["session"]["keyframes"][0]["ws"][3].__setitem__(5, float("nan")),
+     "session.keyframes.0..ws.3..5. is not a finite number"),
+    (lambda s: s["session"].update(psi=7), "psi must be a finite number in .0, 1.5., got 7"),
+])
+def test_a_sidecar_with_nan_or_out_of_range_numbers_is_refused_naming_file_and_field(bundle, tmp_path, edit,
+                                                                                        message):
+    keyed = Session(psi=0.5).with_keyframe(0, Keyframe.from_photo("p.png", Session(seed=3).ws(bundle)))
+    sidecar = _saved_still(bundle, tmp_path, keyed)
+    data = json.loads(sidecar.read_text())
+    edit(data)
+    sidecar.write_text(json.dumps(data))                     # Python writes NaN and Infinity literals
+    with pytest.raises(UserError, match=rf"^{re.escape(str(sidecar))}: .*{message}"):
+        read_session(bundle, tmp_path / "face.png")
+
+
+def test_nan_weights_are_refused_without_a_manifest_naming_the_tensor(weights_copy):
+    (weights_copy / MANIFEST).unlink()
+    path = weights_copy / "generator.safetensors"
+    tensors = load_file(path)
+    name = sorted(k for k, v in tensors.items() if v.is_floating_point())[0]
+    tensors[name].view(-1)[0] = float("nan")
+    path.unlink()
+    save_file(tensors, path)
+    with pytest.raises(UserError, match=rf"^{re.escape(f'{path}: tensor {name!r}')} holds NaN or inf"):
+        load_bundle(weights_copy, "cpu")
+
+
+@pytest.mark.parametrize("value", ["NaN", "1e999", '"nan"'])
+def test_a_direction_scale_that_is_not_finite_is_refused(weights_copy, value):
+    (weights_copy / MANIFEST).unlink()
+    path = weights_copy / "directions.json"
+    text = path.read_text()
+    scale = json.loads(text)["directions"][0]["scale"]
+    path.write_text(text.replace(f'"scale": {scale}', f'"scale": {value}', 1))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: .*(directions.0..scale is not a finite number|scale must be)"):
+        load_bundle(weights_copy, "cpu")
+
+
+def test_a_frame_with_nan_or_inf_is_refused_before_it_is_written(bundle, tmp_path):
+    images = torch.zeros(2, 3, 4, 4)
+    assert to_uint8(images).shape == (2, 4, 4, 3)
+    for bad in (float("nan"), float("inf")):
+        images[1, 0, 2, 2] = bad
+        with pytest.raises(UserError, match="rendered image holds NaN or inf"):
+            to_uint8(images)
+    overflowing = Session(seed=1).ws(bundle) * 1e38                 # finite, but the generator overflows
+    with pytest.raises(UserError, match="rendered image holds NaN or inf"):
+        render(bundle, overflowing)
+    assert np.isfinite(render(bundle, Session(seed=1).ws(bundle))).all()
+
