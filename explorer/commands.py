@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -48,8 +49,12 @@ def _distinct_stems(photos: list[Path]) -> None:
 
 
 def _bundle(args):
+    """The weights of ``--weights`` on ``--device``; a warning on stderr when they are unverified."""
     from explorer.weights import load_bundle
-    return load_bundle(args.weights, args.device)
+    bundle = load_bundle(args.weights, args.device)
+    if not bundle.verified:
+        print(f"warning: {bundle.unverified_warning()}", file=sys.stderr)
+    return bundle
 
 
 def cmd_gui(args) -> int:
@@ -395,7 +400,6 @@ def _fit_interfacegan(args, bundle) -> list:
 
 def cmd_directions(args) -> int:
     import shlex
-    import sys
 
     from explorer.weights import add_directions
     bundle = _bundle(args)

@@ -7,10 +7,11 @@ A network ``NAME`` is stored as ``NAME.safetensors`` (its state dict) and ``NAME
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -32,6 +33,15 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_file(path, write)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -117,6 +127,27 @@ def _non_finite_at(value, where: str) -> str | None:
     else:
         return None
     return next((found for path, item in items if (found := _non_finite_at(item, path)) is not None), None)
+
+
+def file_in_folder(folder: Path, name: object, source: Path, field: str) -> Path:
+    """``folder / name`` for a file name read from the JSON file ``source`` (its ``field``),
+    which must name a file inside ``folder``: a non-empty relative path without ``..`` that
+    resolves (symlinks followed) inside ``folder``, so that a JSON file cannot point at another
+    run's files or anything else on disk.
+
+    Raises:
+        UserError: ``name`` is not such a file name (naming ``source``, ``field`` and ``name``).
+    """
+    folder = Path(folder)
+    try:
+        inside = (isinstance(name, str) and name and "\0" not in name and not PurePath(name).is_absolute()
+                  and ".." not in PurePath(name).parts and (folder / name).resolve().is_relative_to(folder.resolve()))
+    except (OSError, RuntimeError):                # a symlink loop
+        inside = False
+    if not inside:
+        raise UserError(f"{source}: {field} {name!r} is not a file inside {folder} (absolute, with '..', "
+                        f"or leading outside it); refused")
+    return folder / name
 
 
 def save_network(net: nn.Module, stem: Path, kind: str, config: dict, *, dtype: torch.dtype = torch.float32) -> None:

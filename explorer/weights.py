@@ -16,7 +16,6 @@ in the manifest are checked against their sha256 before use.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,8 @@ from explorer.directions import (
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
 from explorer.netio import (
+    file_in_folder,
+    file_sha256,
     load_state,
     load_tensors,
     read_json,
@@ -88,15 +89,6 @@ def describe_device(device: torch.device) -> str:
             pass
         return f"cpu: {cpu} ({torch.get_num_threads()} threads)"
     return device.type
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load_network(stem: Path, kind: str, build):
@@ -186,6 +178,17 @@ class ModelBundle:
     def resolution(self) -> int:
         return self.generator.cfg.resolution
 
+    @property
+    def verified(self) -> bool:
+        """Whether its generator, and every other file its folder's manifest.json lists, was
+        checked against the sha256 listed there when loaded."""
+        return "generator.safetensors" in self.manifest.get("files", {})
+
+    def unverified_warning(self) -> str:
+        """What to tell the user when the bundle is not ``verified`` (one line)."""
+        return (f"{self.path}: no {MANIFEST} listing its files, so these weights are unverified "
+                "(no sha256 was checked)")
+
     def w_covariance(self) -> torch.Tensor:
         """The covariance of w (``directions.w_covariance``), measured on first use (~0.1 s)."""
         if self._w_covariance is None:
@@ -205,11 +208,12 @@ def verify_manifest(folder: Path) -> dict:
     """Read ``folder/manifest.json`` and check every listed file's sha256. Returns the manifest.
 
     Raises:
-        UserError: a missing manifest or file, or a checksum mismatch.
+        UserError: a missing manifest or file, a file name leading outside ``folder``
+            (``netio.file_in_folder``), or a checksum mismatch.
     """
     manifest = read_json(Path(folder) / MANIFEST)
     for name, info in manifest.get("files", {}).items():
-        path = Path(folder) / name
+        path = file_in_folder(folder, name, Path(folder) / MANIFEST, "files entry")
         if not path.is_file():
             raise UserError(f"{path}: listed in {MANIFEST} but missing")
         if file_sha256(path) != info.get("sha256"):

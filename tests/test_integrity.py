@@ -1,5 +1,7 @@
 """Nothing lost, no tracebacks: NaN and inf are refused where they come in (command line, JSON,
-tensor files) and before a rendered image is written, in one line naming the file and the field."""
+tensor files) and before a rendered image is written, in one line naming the file and the field;
+a file name read from JSON never leads out of its folder; checkpoints carry checksums; weights
+without a manifest are said to be unverified."""
 
 import json
 import re
@@ -13,8 +15,9 @@ from explorer.cli import main
 from explorer.errors import UserError
 from explorer.export import read_session, save_still, still_sidecar
 from explorer.images import to_uint8
-from explorer.netio import read_json
+from explorer.netio import file_in_folder, file_sha256, read_json
 from explorer.session import Keyframe, Session, render
+from explorer.train.checkpoint import load_checkpoint, save_checkpoint
 from explorer.weights import MANIFEST, load_bundle
 
 
@@ -127,3 +130,104 @@ def test_a_frame_with_nan_or_inf_is_refused_before_it_is_written(bundle, tmp_pat
         render(bundle, overflowing)
     assert np.isfinite(render(bundle, Session(seed=1).ws(bundle))).all()
 
+
+# Integrity: a file name read from JSON stays in its folder; checksums are recorded and checked.
+
+@pytest.mark.parametrize("name", ["../other/checkpoint.safetensors", "/etc/passwd", "a/../../x", "..", "", 5, None])
+def test_a_file_name_from_json_must_stay_in_its_folder(tmp_path, name):
+    with pytest.raises(UserError, match=rf"^{re.escape(str(tmp_path / 'm.json'))}: tensors {re.escape(repr(name))} "
+                                        "is not a file inside"):
+        file_in_folder(tmp_path, name, tmp_path / "m.json", "tensors")
+    assert file_in_folder(tmp_path, "sub/a.safetensors", tmp_path / "m.json", "tensors") == tmp_path / "sub/a.safetensors"
+
+
+def test_a_symlink_leading_out_of_the_folder_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "secret").write_text("x")
+    (tmp_path / "run" / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(UserError, match="is not a file inside"):
+        file_in_folder(tmp_path / "run", "link", tmp_path / "run" / "m.json", "tensors")
+
+
+def test_a_manifest_entry_outside_the_weights_folder_is_refused(weights_copy):
+    outside = weights_copy.parent / "x.json"
+    outside.write_text("{}")
+    manifest = json.loads((weights_copy / MANIFEST).read_text())
+    manifest["files"]["../x.json"] = {"sha256": file_sha256(outside), "size": 2}
+    (weights_copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(weights_copy / MANIFEST))}: files entry '../x.json' "
+                                        "is not a file inside"):
+        load_bundle(weights_copy, "cpu")
+
+
+def _checkpoint(run_dir, step: int = 1):
+    """A small checkpoint in ``run_dir``: a linear layer "G" with its Adam state; returns it."""
+    torch.manual_seed(step)
+    net = torch.nn.Linear(4, 3)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.randn(2, 4)).sum().backward()
+    opt.step()
+    run_dir.mkdir()
+    save_checkpoint(run_dir, {"G": net}, {"opt_G": opt}, {"lr": 0.001}, {"step": step, "nimg": 8 * step},
+                    np.random.default_rng(step), "cpu")
+    return net
+
+
+def _load(run_dir):
+    net = torch.nn.Linear(4, 3)
+    load_checkpoint(run_dir, {"G": net}, {"opt_G": torch.optim.Adam(net.parameters())}, np.random.default_rng())
+    return net
+
+
+def test_a_checkpoint_records_its_sha256_and_a_flipped_byte_is_refused(tmp_path):
+    run = tmp_path / "run"
+    saved = _checkpoint(run)
+    meta = json.loads((run / "checkpoint.json").read_text())
+    tensors = run / meta["tensors"]
+    assert meta["sha256"] == {meta["tensors"]: file_sha256(tensors)}
+    assert torch.equal(_load(run).weight, saved.weight)
+    data = bytearray(tensors.read_bytes())
+    data[-1] ^= 0x01
+    tensors.write_bytes(data)
+    with pytest.raises(UserError, match=rf"^{re.escape(str(tensors))}: sha256 does not match"):
+        _load(run)
+
+
+def test_a_checkpoint_written_before_checksums_still_loads(tmp_path):
+    run = tmp_path / "run"
+    saved = _checkpoint(run)
+    meta = json.loads((run / "checkpoint.json").read_text())
+    del meta["sha256"]
+    (run / "checkpoint.json").write_text(json.dumps(meta))
+    assert torch.equal(_load(run).weight, saved.weight)
+
+
+def test_a_checkpoint_naming_another_runs_tensors_is_refused(tmp_path):
+    run, other = tmp_path / "run", tmp_path / "other"
+    _checkpoint(run, 1)
+    _checkpoint(other, 2)
+    meta = json.loads((run / "checkpoint.json").read_text())
+    name = json.loads((other / "checkpoint.json").read_text())["tensors"]
+    meta["tensors"] = f"../other/{name}"
+    meta["sha256"] = {}
+    (run / "checkpoint.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(run / 'checkpoint.json'))}: tensors '../other/"):
+        _load(run)
+
+
+def test_the_command_line_warns_when_the_weights_have_no_manifest(capsys, weights_copy):
+    code, err = run(capsys, "directions", "list", "--weights", weights_copy, "--device", "cpu")
+    assert code == 0 and err == ""
+    (weights_copy / MANIFEST).unlink()
+    code, err = run(capsys, "directions", "list", "--weights", weights_copy, "--device", "cpu")
+    assert code == 0 and err == f"warning: {weights_copy}: no {MANIFEST} listing its files, so these weights are " \
+                                "unverified (no sha256 was checked)\n"
+
+
+def test_the_window_says_when_the_weights_are_unverified(qtbot, weights_copy):
+    from explorer.gui.main_window import MainWindow
+    (weights_copy / MANIFEST).unlink()
+    window = MainWindow(load_bundle(weights_copy, "cpu"))
+    qtbot.addWidget(window)
+    assert window.status.is_error() and "weights are unverified" in window.status.message()
+    window.close()

@@ -164,7 +164,11 @@ class MainWindow(QMainWindow):
         self.worker.exported.connect(self._exported)
         self.worker.copied.connect(self._copied)
         self.worker.opened.connect(self._opened)
-        self.status.show_info(f"{len(bundle.directions)} directions, {bundle.resolution}² generator")
+        loaded = f"{len(bundle.directions)} directions, {bundle.resolution}² generator"
+        if bundle.verified:
+            self.status.show_info(loaded)
+        else:
+            self.status.show_error(f"{loaded}; {bundle.unverified_warning()}")
         self._show_seed_note()
         self.last_request = self.worker.submit_render(self.session)
 

@@ -4,7 +4,10 @@ file, with the configuration in a JSON file beside it. No pickle.
 ``checkpoint-<step>.safetensors`` keys: ``G.*``, ``D.*``, ``G_ema.*`` (state dicts),
 ``opt_G.<i>.<name>`` and ``opt_D.<i>.<name>`` (Adam state of the i-th parameter), ``rng.torch``
 (CPU generator state). ``checkpoint.json``: ``{"tensors": "checkpoint-<step>.safetensors",
-"config": {...}, "progress": {"nimg": ..., "step": ...}, "hardware": "...", "rng_numpy": {...}}``.
+"sha256": {"checkpoint-<step>.safetensors": "<hex>"}, "config": {...}, "progress": {"nimg": ...,
+"step": ...}, "hardware": "...", "rng_numpy": {...}}``. The tensors file is read only from the
+run folder and checked against its sha256 (checkpoints written before it was recorded load
+unchecked).
 
 A network snapshot (``save_network_snapshot``) is the small, portable part of a GAN run: G, D
 and G_ema in float16 plus the training state that is not an optimizer's, to continue training
@@ -25,7 +28,15 @@ from torch import nn
 
 from explorer.atomic import replace_folder
 from explorer.errors import UserError
-from explorer.netio import load_state, load_tensors, read_json, save_tensors, write_json
+from explorer.netio import (
+    file_in_folder,
+    file_sha256,
+    load_state,
+    load_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+)
 from explorer.train.progress import training_hours
 
 META = "checkpoint.json"
@@ -58,8 +69,9 @@ def save_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
     tensors["rng.torch"] = torch.get_rng_state()
     name = f"checkpoint-{progress['step']:08d}.safetensors"
     save_tensors(Path(run_dir) / name, tensors)
-    write_json(Path(run_dir) / META, {"tensors": name, "config": config, "progress": progress,
-                                      "hardware": hardware, "rng_numpy": rng.bit_generator.state})
+    write_json(Path(run_dir) / META, {"tensors": name, "sha256": {name: file_sha256(Path(run_dir) / name)},
+                                      "config": config, "progress": progress, "hardware": hardware,
+                                      "rng_numpy": rng.bit_generator.state})
     for old in Path(run_dir).glob("checkpoint-*.safetensors"):
         if old.name != name:
             old.unlink()
@@ -96,11 +108,11 @@ def load_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
     """Restore networks, optimizers and RNG states from ``run_dir``; returns the JSON metadata.
 
     Raises:
-        UserError: missing or unreadable files, or tensors that do not fit the networks.
+        UserError: missing or unreadable files, a tensors file outside ``run_dir`` or not matching
+            its sha256 (``_checkpoint_tensors``), or tensors that do not fit the networks.
     """
     meta = read_checkpoint_meta(run_dir)
-    path = Path(run_dir) / str(meta.get("tensors", ""))
-    tensors = load_tensors(path)
+    path, tensors = _checkpoint_tensors(Path(run_dir), meta)
     for name, net in nets.items():
         state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
         load_state(net, state, path)
@@ -111,6 +123,25 @@ def load_checkpoint(run_dir: Path, nets: dict[str, nn.Module], optimizers: dict[
     torch.set_rng_state(tensors["rng.torch"])
     rng.bit_generator.state = meta["rng_numpy"]
     return meta
+
+
+def _checkpoint_tensors(run_dir: Path, meta: dict) -> tuple[Path, dict[str, torch.Tensor]]:
+    """The tensors file ``meta`` (``run_dir``'s checkpoint.json) names, and its tensors: a file in
+    ``run_dir`` (``netio.file_in_folder``) whose sha256 matches the one recorded, where one is.
+
+    Raises:
+        UserError: the name leads outside ``run_dir``, the sha256 record is not an object, the
+            file does not match it (naming the file), or the file is missing or unreadable.
+    """
+    source = run_dir / META
+    name = meta.get("tensors")
+    path = file_in_folder(run_dir, name, source, "tensors")
+    recorded = meta.get("sha256", {})
+    if not isinstance(recorded, dict):
+        raise UserError(f"{source}: sha256 must be an object of file name → checksum, got {recorded!r}")
+    if name in recorded and path.is_file() and file_sha256(path) != recorded[name]:
+        raise UserError(f"{path}: sha256 does not match {source} (corrupt or replaced file)")
+    return path, load_tensors(path)
 
 
 SNAPSHOT_META = "training.json"
@@ -155,8 +186,7 @@ def save_network_snapshot(run_dir: Path, out: Path) -> list[Path]:
 def _write_snapshot(run_dir: Path, folder: Path) -> None:
     """Write ``run_dir``'s network snapshot (``save_network_snapshot``) into the empty ``folder``."""
     meta = read_checkpoint_meta(run_dir)
-    path = run_dir / str(meta.get("tensors", ""))
-    tensors = load_tensors(path)
+    path, tensors = _checkpoint_tensors(run_dir, meta)
     if not all(any(k.startswith(f"{name}.") for k in tensors) for name in SNAPSHOT_NETS):
         raise UserError(f"{path}: not a GAN checkpoint (no {', '.join(SNAPSHOT_NETS)})")
     progress = {**meta["progress"], "history": run_history(run_dir)}
