@@ -255,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adaptive discriminator augmentation (default: ada for stylegan2 with the logistic loss, "
                         "else none; not with wgan-gp)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="autocast on CUDA (auto: bf16, or fp16 with loss scaling); fp32 elsewhere")
+                   help="autocast of G's synthesis and D (auto: on CUDA bf16, or fp16 with loss scaling; on a CPU "
+                        "bf16 where it has AVX512-BF16 or AMX, else fp32)")
     g.add_argument("--r1-gamma", type=_finite(0), help="R1 weight γ (default: 0.0002·R²/batch for stylegan2 with the "
                                                    "logistic loss, else 0)")
     g.add_argument("--pl-weight", type=_finite(0), help="path-length regularization weight (0: off; stylegan2 default 2)")

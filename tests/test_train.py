@@ -435,3 +435,30 @@ def test_pack_states_train_commands_that_parse_and_what_older_runs_did(kind, con
         assert args.init == (Path(config["init"]) if "init" in config else None)
     if kind == "superres":
         assert (args.crop, args.blur) == (32, 0.8)
+
+
+def test_auto_precision_takes_bf16_on_a_cpu_only_where_it_computes_bf16_natively(tmp_path):
+    from explorer.train.precision import amp_dtype, cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\nprocessor\t: 1\n")
+    assert {"avx2", "avx512_bf16"} <= cpu_flags(cpuinfo) and cpu_flags(tmp_path / "absent") == set()
+    cpu = torch.device("cpu")
+    assert amp_dtype("auto", cpu, flags={"avx2", "avx512f"}) is None          # emulated bf16 is slower than fp32
+    assert amp_dtype("auto", cpu, flags={"avx2", "avx512_bf16"}) is torch.bfloat16
+    assert amp_dtype("auto", cpu, flags={"amx_bf16"}) is torch.bfloat16
+    assert amp_dtype("fp32", cpu, flags={"avx512_bf16"}) is None
+    assert amp_dtype("bf16", cpu, flags=set()) is torch.bfloat16              # asked for, given
+
+
+def test_the_mapping_network_stays_in_fp32_under_bf16_autocast():
+    from explorer.nets.stylegan import Generator
+    from explorer.train.gan import _generate
+
+    G = Generator(GanTrainConfig(data="d.zip", **TINY).generator_config())
+    torch.manual_seed(0)
+    z = torch.randn(2, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert G.mapping(z).dtype == torch.bfloat16                    # what autocast alone would do
+        img, ws = _generate(G, z, mixing_prob=1.0)
+    assert ws.dtype == torch.float32 and torch.isfinite(img).all()

@@ -58,6 +58,7 @@ from explorer.train.losses import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
+from explorer.train.precision import PRECISIONS, amp_dtype
 from explorer.train.progress import TrainingProgress, non_finite_loss
 from explorer.weights import DCGAN_KIND, describe_device
 
@@ -85,8 +86,9 @@ class GanTrainConfig:
     weight ``gp_weight``, takes R1's place); a positive ``r1_gamma`` also gives D's Adam the
     lazy-regularization correction (``lazy_adam``). ``batch_gpu`` is the micro-batch each
     process computes at once (None: ``batch`` / processes, no accumulation). ``precision``:
-    "auto" (bf16 autocast on CUDA where supported, else fp16 with loss scaling; fp32 elsewhere),
-    "fp32", "bf16" or "fp16". ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
+    "auto" (``train.precision.amp_dtype``: bf16 autocast on CUDA where supported, else fp16 with
+    loss scaling; bf16 on a CPU with native bf16; fp32 elsewhere), "fp32", "bf16" or "fp16"; the
+    mapping network, the losses, R1 and path length stay in fp32. ``ema_kimg`` is the half-life of G_ema in thousands of images; ``ada_target`` the
     r_t that ADA steers toward, ``ada_kimg`` the images (thousands) for p to go from 0 to 1.
     ``val_percent`` of the photos are held out (``data.dataset.split_rows``: the same photos for
     every trainer) and never shown to D. ``metrics_kimg`` > 0 computes FID of G_ema against
@@ -133,7 +135,7 @@ class GanTrainConfig:
 
     def __post_init__(self):
         for name, allowed in (("arch", ARCH_DEFAULTS), ("loss", ("logistic", "wgan-gp")),
-                              ("augment", ("ada", "none", None)), ("precision", ("auto", "fp32", "bf16", "fp16"))):
+                              ("augment", ("ada", "none", None)), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(a for a in allowed if a)}, got {getattr(self, name)!r}")
         defaults = ARCH_DEFAULTS[self.arch]
@@ -186,10 +188,11 @@ def _generate(G: nn.Module, z: torch.Tensor, mixing_prob: float) -> tuple[torch.
     """
     if not isinstance(G, Generator):
         return G(z), None
-    ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)             # [N, num_ws, w_dim]
-    if mixing_prob > 0 and torch.rand([]).item() < mixing_prob:
-        cutoff = int(torch.randint(1, G.num_ws, []).item())
-        ws[:, cutoff:] = G.mapping(torch.randn_like(z)).unsqueeze(1)
+    with torch.autocast(z.device.type, enabled=False):                # the mapping stays in fp32
+        ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)         # [N, num_ws, w_dim]
+        if mixing_prob > 0 and torch.rand([]).item() < mixing_prob:
+            cutoff = int(torch.randint(1, G.num_ws, []).item())
+            ws[:, cutoff:] = G.mapping(torch.randn_like(z)).unsqueeze(1)
     return G.synthesis(ws), ws
 
 
@@ -215,15 +218,6 @@ def _check_architecture(source: Path, saved: dict, cfg: GanTrainConfig) -> None:
     if changed:
         detail = ", ".join(f"{f} {saved.get(f)} → {getattr(cfg, f)}" for f in changed)
         raise UserError(f"{source}: cannot continue with a different architecture ({detail})")
-
-
-def _amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``, None for fp32."""
-    if precision == "auto":
-        if device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _memory_gb(device: torch.device) -> float:
@@ -300,12 +294,12 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
     if (resume or init is not None) and ada is not None:
         ada.stats = torch.tensor(progress.get("ada_stats", [0.0, 0.0]), device=dev)
 
-    amp_dtype = _amp_dtype(cfg.precision, dev)
-    scaler_G = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
-    scaler_D = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+    autocast_dtype = amp_dtype(cfg.precision, dev)
+    scaler_G = torch.amp.GradScaler(dev.type, enabled=autocast_dtype == torch.float16)
+    scaler_D = torch.amp.GradScaler(dev.type, enabled=autocast_dtype == torch.float16)
 
     def autocast():
-        return torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
 
     if cfg.loss == "logistic":
         g_loss, d_loss = generator_loss, discriminator_loss
@@ -380,7 +374,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
                 seed(PHASE_G, chunk)
                 with autocast():
                     img, ws = fakes(batch_gpu, grad=True)
-                    loss = g_loss(D(augment(img)))
+                    loss = g_loss(D(augment(img)).float())          # losses in fp32
                 scaler_G.scale(loss * (batch_gpu / B)).backward()
                 add("loss_G", loss, batch_gpu / B)
                 if ws is not None:
@@ -418,7 +412,7 @@ def _train(cfg: GanTrainConfig, run_dir: Path, resume: bool, init: Path | None, 
                     fake, _ = fakes(batch_gpu, grad=False)
                     real_aug, fake_aug = augment(real), augment(fake)
                     real_logits = D(real_aug)
-                    loss = d_loss(real_logits, D(fake_aug))
+                    loss = d_loss(real_logits.float(), D(fake_aug).float())
                 if cfg.loss == "wgan-gp":
                     gp = gradient_penalty(D, real_aug, fake_aug)
                     loss = loss + cfg.gp_weight * gp
