@@ -13,7 +13,8 @@ What it guarantees:
 * Unguessable temporaries. They are created exclusively (``tempfile.mkstemp`` / ``mkdtemp``:
   ``O_CREAT | O_EXCL``, owner-only until complete) under random names, so nothing found at such
   a name, a symlink least of all, is ever opened or followed.
-* No litter. A temporary is named ``.<target>.<pid>.<random>.explorer-tmp<suffix>`` and removed
+* No litter. A temporary is named ``.<target>.<pid>.<random>.explorer-tmp<suffix>`` (a folder
+  replacement's ``….explorer-swap``, the only kind whose old folder is ever put back) and removed
   when its write ends, however it ends. Those a killed process left behind (its pid no longer
   alive, or older than ``STALE_HOURS``) are removed the next time anything is written into
   that folder (``remove_stale``); a folder replacement cut between its two renames is undone
@@ -40,8 +41,9 @@ from explorer.errors import UserError
 
 T = TypeVar("T")
 MARK = "explorer-tmp"
+SWAP_MARK = "explorer-swap"  # a folder replacement's temporary: the only kind that may hold a folder to put back
 STALE_HOURS = 12  # a temporary this old is stale even when its pid is alive (pids are reused)
-TEMP_NAME = re.compile(rf"^\.(?P<target>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.{MARK}(\.[^.]*)?$")
+TEMP_NAME = re.compile(rf"^\.(?P<target>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.(?P<mark>{MARK}|{SWAP_MARK})(\.[^.]*)?$")
 NEW, OLD = "new", "old"  # inside a folder replacement's temporary: the folder written, the one replaced
 NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS)
 
@@ -152,7 +154,7 @@ def replace_folder(path: Path, write: Callable[[Path], T], owned: Collection[str
     """
     path = Path(path)
     check_replaceable(path, owned, what)
-    work = _temp_folder(path)
+    work = _temp_folder(path, SWAP_MARK)
     try:
         (work / NEW).mkdir()
         result = write(work / NEW)
@@ -232,7 +234,8 @@ def remove_stale(folder: Path) -> list[Path]:
         if match is None or entry.is_symlink() or not _is_stale(entry, int(match["pid"])):
             continue
         if entry.is_dir(follow_symlinks=False):
-            _restore_old(Path(entry.path), Path(folder) / match["target"])
+            if match["mark"] == SWAP_MARK:
+                _restore_old(Path(entry.path), Path(folder) / match["target"])
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             with suppress(OSError):
@@ -307,11 +310,11 @@ def _temp_file(path: Path) -> Path:
     return Path(name)
 
 
-def _temp_folder(path: Path) -> Path:
-    """A new empty folder made exclusively beside ``path``."""
+def _temp_folder(path: Path, mark: str = MARK) -> Path:
+    """A new empty folder made exclusively beside ``path``; ``mark`` ends its name."""
     remove_stale(path.parent)
     try:
-        return Path(tempfile.mkdtemp(suffix=f".{MARK}", prefix=_prefix(path), dir=path.parent))
+        return Path(tempfile.mkdtemp(suffix=f".{mark}", prefix=_prefix(path), dir=path.parent))
     except OSError as e:
         raise _cannot_write(path, e) from None
 

@@ -33,10 +33,10 @@ from explorer.directions import (
 from explorer.errors import UserError
 from explorer.faces import ALIGNMENTS
 from explorer.netio import (
-    file_in_folder,
     file_sha256,
     load_state,
     load_tensors,
+    plain_file_name,
     read_json,
     read_network_config,
     write_json,
@@ -208,12 +208,12 @@ def verify_manifest(folder: Path) -> dict:
     """Read ``folder/manifest.json`` and check every listed file's sha256. Returns the manifest.
 
     Raises:
-        UserError: a missing manifest or file, a file name leading outside ``folder``
-            (``netio.file_in_folder``), or a checksum mismatch.
+        UserError: a missing manifest or file, a name that is not a plain file name in
+            ``folder`` (``netio.plain_file_name``), or a checksum mismatch.
     """
     manifest = read_json(Path(folder) / MANIFEST)
     for name, info in manifest.get("files", {}).items():
-        path = file_in_folder(folder, name, Path(folder) / MANIFEST, "files entry")
+        path = plain_file_name(folder, name, Path(folder) / MANIFEST, "files entry")
         if not path.is_file():
             raise UserError(f"{path}: listed in {MANIFEST} but missing")
         if file_sha256(path) != info.get("sha256"):
@@ -274,12 +274,14 @@ def load_bundle(folder: Path | None = None, device: str = "auto") -> ModelBundle
 
 
 def write_manifest(folder: Path, models: dict, licence: str, evaluation: list[dict] | None = None) -> dict:
-    """Write ``folder/manifest.json`` listing every .safetensors/.json file (but the manifest)
+    """Write ``folder/manifest.json`` listing every .safetensors/.json file (but the manifest and
+    hidden files, such as the temporaries of a write in progress)
     with its sha256 and size, plus ``models`` (training facts per model), ``licence`` and any
     ``evaluation`` records carried over (``record_evaluation``'s)."""
     folder = Path(folder)
     files = {p.name: {"sha256": file_sha256(p), "size": p.stat().st_size}
-             for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".json") and p.name != MANIFEST}
+             for p in sorted(folder.iterdir())
+             if p.suffix in (".safetensors", ".json") and p.name != MANIFEST and not p.name.startswith(".")}
     manifest = {"licence": licence, "files": files, "models": models}
     if evaluation:
         manifest["evaluation"] = evaluation

@@ -161,12 +161,20 @@ def test_only_stale_temporaries_of_our_own_are_removed(tmp_path):
 
 
 def test_a_folder_replacement_killed_between_its_renames_is_undone(tmp_path):
-    work = tmp_path / f".snap.{dead_pid()}.abcd1234.{atomic.MARK}"
+    work = tmp_path / f".snap.{dead_pid()}.abcd1234.{atomic.SWAP_MARK}"
     (work / atomic.OLD).mkdir(parents=True)
     (work / atomic.OLD / "training.json").write_text("old")
     (work / atomic.NEW).mkdir()
     atomic.remove_stale(tmp_path)
     assert listing(tmp_path) == ["snap"] and (tmp_path / "snap" / "training.json").read_text() == "old"
+
+
+def test_a_new_folder_killed_while_written_is_removed_even_when_its_content_has_an_old_folder(tmp_path):
+    work = tmp_path / f".weights.new.{dead_pid()}.abcd1234.{atomic.MARK}"
+    (work / "old").mkdir(parents=True)                          # the user's own backup folder, half copied
+    (work / "old" / "generator.json").write_text("{}")
+    atomic.remove_stale(tmp_path)
+    assert listing(tmp_path) == []
 
 
 def test_a_folder_is_replaced_only_while_it_holds_nothing_else(tmp_path):

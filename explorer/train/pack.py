@@ -251,7 +251,7 @@ def _copy_with_network(base: Path, run: Path, out: Path, stem: str, models: dict
     network ``stem`` in place of its own, and write the manifest: ``models``, and ``base``'s
     licence and evaluations. Returns it."""
     def fill(folder: Path) -> dict:
-        shutil.copytree(base, folder, ignore=shutil.ignore_patterns(MANIFEST, f"{stem}.*"), dirs_exist_ok=True)
+        shutil.copytree(base, folder, ignore=shutil.ignore_patterns(MANIFEST, f"{stem}.*", ".*"), dirs_exist_ok=True)
         for suffix in (".safetensors", ".json"):
             shutil.copyfile(run / f"{stem}{suffix}", folder / f"{stem}{suffix}")
         return write_manifest(folder, models, manifest["licence"], manifest.get("evaluation"))
