@@ -150,6 +150,20 @@ def file_in_folder(folder: Path, name: object, source: Path, field: str) -> Path
     return folder / name
 
 
+def plain_file_name(folder: Path, name: object, source: Path, field: str) -> Path:
+    """``folder / name`` for a file name read from the JSON file ``source`` (its ``field``) that
+    must be one plain name in ``folder``: a non-empty single path component, not ``.`` or
+    ``..``. A symlink by that name is followed (its content is what a checksum then checks).
+
+    Raises:
+        UserError: ``name`` is not such a name (naming ``source``, ``field`` and ``name``).
+    """
+    plain = isinstance(name, str) and name not in ("", ".", "..") and "\0" not in name and PurePath(name).name == name
+    if not plain or "/" in name or "\\" in name:
+        raise UserError(f"{source}: {field} {name!r} is not a plain file name in {folder}; refused")
+    return Path(folder) / name
+
+
 def save_network(net: nn.Module, stem: Path, kind: str, config: dict, *, dtype: torch.dtype = torch.float32) -> None:
     """Save ``net`` as ``stem.safetensors`` (floating-point tensors cast to ``dtype``) plus ``stem.json``."""
     stem = Path(stem)

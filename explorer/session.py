@@ -20,7 +20,7 @@ import torch
 
 from explorer.directions import Direction
 from explorer.errors import UserError
-from explorer.finite import PSI_RANGE, finite_number
+from explorer.finite import finite_number
 from explorer.images import to_uint8
 from explorer.latent import broadcast, mix_styles, seed_to_z, slerp, truncate
 from explorer.morph import (
@@ -96,7 +96,8 @@ class Session:
 
     Raises:
         ValueError: fewer than 2 keyframes, times that do not match them or are out of order,
-            an unknown easing or layer group, bad windows, ψ outside ``PSI_RANGE`` or a
+            an unknown easing or layer group, bad windows, a ψ that is not finite (sessions saved
+            with any ψ still open; the CLI and the window take ψ in ``finite.PSI_RANGE``), a
             ``morph_t`` outside [0, 1] (NaN and inf included), or a slider value not finite.
     """
 
@@ -114,7 +115,7 @@ class Session:
     style_groups: tuple = ()                           # of "coarse", "middle", "fine"
 
     def __post_init__(self):
-        object.__setattr__(self, "psi", finite_number(self.psi, "psi", *PSI_RANGE))
+        object.__setattr__(self, "psi", finite_number(self.psi, "psi"))
         object.__setattr__(self, "morph_t", finite_number(self.morph_t, "morph_t", 0.0, 1.0))
         for name, value in self.sliders.items():
             finite_number(value, f"slider {name}")

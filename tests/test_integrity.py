@@ -61,8 +61,8 @@ def test_project_json_refuses_nan_and_infinity_naming_the_field(tmp_path, text, 
         read_json(path)
 
 
-def test_session_refuses_a_psi_or_morph_time_that_is_not_finite_or_out_of_range():
-    for fields in [{"psi": float("nan")}, {"psi": float("inf")}, {"psi": 1e30}, {"psi": "0.7"},
+def test_session_refuses_a_psi_that_is_not_finite_or_a_morph_time_out_of_range():
+    for fields in [{"psi": float("nan")}, {"psi": float("inf")}, {"psi": "0.7"},
                    {"morph_t": float("nan")}, {"morph_t": 2.0}, {"sliders": {"age": float("inf")}}]:
         with pytest.raises(ValueError, match="must be a"):
             Session(**fields)
@@ -82,7 +82,7 @@ def _saved_still(bundle, tmp_path, session: Session):
     (lambda s: s["session"].update(morph_t=float("inf")), "session.morph_t is not a finite number"),
     (lambda s: s["session"]["keyframes"][0]["ws"][3].__setitem__(5, float("nan")),
      "session.keyframes.0..ws.3..5. is not a finite number"),
-    (lambda s: s["session"].update(psi=7), "psi must be a finite number in .0, 1.5., got 7"),
+    (lambda s: s["session"].update(morph_t=7), "morph_t must be a finite number in .0, 1., got 7"),
 ])
 def test_a_sidecar_with_nan_or_out_of_range_numbers_is_refused_naming_file_and_field(bundle, tmp_path, edit,
                                                                                         message):
@@ -156,8 +156,17 @@ def test_a_manifest_entry_outside_the_weights_folder_is_refused(weights_copy):
     manifest["files"]["../x.json"] = {"sha256": file_sha256(outside), "size": 2}
     (weights_copy / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(UserError, match=rf"^{re.escape(str(weights_copy / MANIFEST))}: files entry '../x.json' "
-                                        "is not a file inside"):
+                                        "is not a plain file name"):
         load_bundle(weights_copy, "cpu")
+
+
+def test_a_manifest_entry_that_is_a_symlink_to_the_same_content_still_loads(weights_copy):
+    """Deduplicated or annexed weights (files linked from elsewhere) are checked by their sha256."""
+    stored = weights_copy.parent / "store" / "generator.safetensors"
+    stored.parent.mkdir()
+    (weights_copy / "generator.safetensors").rename(stored)
+    (weights_copy / "generator.safetensors").symlink_to(stored)
+    assert load_bundle(weights_copy, "cpu").verified
 
 
 def _checkpoint(run_dir, step: int = 1):
@@ -231,3 +240,7 @@ def test_the_window_says_when_the_weights_are_unverified(qtbot, weights_copy):
     qtbot.addWidget(window)
     assert window.status.is_error() and "weights are unverified" in window.status.message()
     window.close()
+
+
+def test_a_session_saved_with_a_psi_beyond_the_sliders_range_still_opens():
+    assert Session(psi=2.0).psi == 2.0
