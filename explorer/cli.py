@@ -368,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:                       # e.g. `explorer directions list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:                          # a file system error no command turned into a UserError
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{(e.strerror or str(e)).lower()}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

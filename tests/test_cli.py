@@ -327,3 +327,14 @@ def test_train_gan_dry_run(capsys, tmp_path):
 def test_train_refuses_a_bad_combination_in_one_line(capsys, tmp_path, options, message):
     code, _, err = run(capsys, "train", "gan", "--dry-run", *options, "--outdir", tmp_path / "run", "--device", "cpu")
     assert code == 1 and message in err and err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_file_system_error_no_command_caught_is_one_line(capsys, monkeypatch):
+    from explorer import commands
+
+    def fail(args):
+        raise PermissionError(13, "Permission denied", "/somewhere/face.png")
+
+    monkeypatch.setattr(commands, "run", fail)
+    code, _, err = run(capsys, "generate", "--seeds", "0", "--outdir", "out")
+    assert code == 1 and err == "error: /somewhere/face.png: permission denied\n"
