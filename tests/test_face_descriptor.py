@@ -14,6 +14,16 @@ from explorer.metrics.face_descriptor_convert import default_source, expected_ki
 from explorer.nets.face_descriptor import SAME_PERSON_DISTANCE, FaceDescriptorNet, add_padded
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Each test converts into its own cache and loads the network afresh."""
+    import explorer.metrics.face_descriptor as module
+
+    monkeypatch.setenv("EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(module, "_models", {})
+    return tmp_path / "cache" / "face_descriptor"
+
+
 @pytest.fixture(scope="module")
 def dat_bytes() -> bytes:
     return default_source().read_bytes()
@@ -30,8 +40,10 @@ def test_add_padded_zero_pads_the_smaller_operand_at_the_end():
 def test_network_sizes_follow_dlib():
     net = FaceDescriptorNet()
     assert net(torch.rand(2, 3, 150, 150)).shape == (2, 128)
-    with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
-        net(torch.rand(2, 150, 150))
+    assert net(torch.rand(1, 3, 103, 103)).shape == (1, 128)
+    for bad in (torch.rand(2, 150, 150), torch.rand(1, 3, 102, 150)):
+        with pytest.raises(ValueError, match=r"\[N, 3, H, W\] with H, W >= 103"):
+            net(bad)
 
 
 def test_reader_parses_the_whole_file_into_the_expected_layers():
@@ -60,6 +72,23 @@ def test_reader_refuses_damaged_files_naming_them(tmp_path, dat_bytes, damage, m
 def test_reader_refuses_a_missing_file(tmp_path):
     with pytest.raises(Exception, match="cannot read"):
         read_dlib_network(tmp_path / "absent.dat")
+
+
+def test_the_network_is_converted_once_into_the_cache_and_from_memory_where_it_cannot_be_written(own_cache, monkeypatch):
+    import explorer.metrics.face_descriptor as module
+    from explorer.metrics.face_descriptor import load_face_descriptor
+
+    chips = torch.rand(2, 3, 150, 150)
+    first = load_face_descriptor()(chips)
+    assert (own_cache / "face_descriptor.safetensors").is_file()
+    (own_cache / "face_descriptor.safetensors").write_bytes(b"damaged")
+    monkeypatch.setattr(module, "_models", {})
+    assert torch.equal(load_face_descriptor()(chips), first)                 # converted again
+    blocked = own_cache.parent.parent / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("EXPLORER_CACHE", str(blocked / "cache"))
+    monkeypatch.setattr(module, "_models", {})
+    assert torch.equal(load_face_descriptor()(chips), first)
 
 
 def _faces(shared_data, utkface: int, celeba: int) -> list[np.ndarray]:

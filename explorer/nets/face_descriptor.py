@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 CHIP_SIZE = 150
+MIN_CHIP_SIZE = 103  # below it the last downsampling block's 3×3 convolution has no room
 DESCRIPTOR_DIM = 128
 SAME_PERSON_DISTANCE = 0.6  # dlib's threshold on the Euclidean distance of two descriptors
 # dlib's input layer: RGB means in 0–255 units, subtracted before dividing by 256.
@@ -69,8 +70,8 @@ class FaceDescriptorNet(nn.Module):
     Differentiable, so it serves as an identity loss too.
 
     Raises:
-        ValueError: the input is not [N, 3, H, W] with H, W ≥ 67 (the smallest chip the network
-            reduces to at least 1×1).
+        ValueError: the input is not [N, 3, H, W] with H, W ≥ 103 (the smallest chip whose last
+            stride-2 convolution still has a 3×3 input).
     """
 
     def __init__(self):
@@ -86,8 +87,8 @@ class FaceDescriptorNet(nn.Module):
         self.fc = nn.Linear(channels, DESCRIPTOR_DIM, bias=False)
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
-        if chips.ndim != 4 or chips.shape[1] != 3 or min(chips.shape[2:]) < 67:
-            raise ValueError(f"face chips must be [N, 3, H, W] with H, W >= 67, got {list(chips.shape)}")
+        if chips.ndim != 4 or chips.shape[1] != 3 or min(chips.shape[2:]) < MIN_CHIP_SIZE:
+            raise ValueError(f"face chips must be [N, 3, H, W] with H, W >= {MIN_CHIP_SIZE}, got {list(chips.shape)}")
         x = (chips - self.mean) * (255.0 / 256.0)  # dlib: (pixel − mean) / 256 in 0–255 units
         x = F.max_pool2d(F.relu(self.stem(x)), 3, stride=2)  # [N, 32, 35, 35] for 150² chips
         x = self.blocks(x)  # [N, 256, 2, 2]
