@@ -102,6 +102,8 @@ def display_problem(environ: Mapping[str, str], platform: str = sys.platform,
         return None
     if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
         return f"no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); {HEADLESS_HINT}"
+    if asked == "xcb" and not environ.get("DISPLAY"):
+        return f"QT_QPA_PLATFORM=xcb needs an X display and DISPLAY is not set; {HEADLESS_HINT}"
     if not asked and environ.get("WAYLAND_DISPLAY"):
         return None
     missing = missing_libraries(list_libraries())

@@ -70,3 +70,9 @@ def test_explorer_refuses_to_open_the_window_before_qt_can_abort(capsys, monkeyp
     assert main(["gui"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: no display") and err.count("\n") == 1
+
+
+def test_xcb_asked_for_needs_an_x_display_even_where_wayland_is_running():
+    problem = display.display_problem({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux",
+                                      lambda: pytest.fail("ldd is not needed"))
+    assert problem.startswith("QT_QPA_PLATFORM=xcb needs an X display") and "\n" not in problem

@@ -904,3 +904,20 @@ def test_exports_start_in_the_folder_last_used_and_say_where_they_went(qtbot, bu
     qtbot.waitUntil(lambda: again.status.message() == "Opened m.gif", timeout=TIMEOUT)
     assert again.export_folder == out
     again.close()
+
+
+def test_a_new_clip_length_during_playback_keeps_the_morph_position(qtbot):
+    from explorer.gui.player import MorphPlayer
+
+    clock, shown = FakeClock(), []
+    player = MorphPlayer(clock=clock)
+    player.frame.connect(shown.append)
+    player.set_speed(11, 10)
+    player.play(0.5)                                 # frame 5 of 0–10
+    player.set_speed(21, 10)                         # t = 0.5 is frame 10 of 0–20
+    player._tick()
+    assert shown[-1] == pytest.approx(0.5)
+    clock.now += 0.1
+    player._tick()
+    assert shown[-1] == pytest.approx(0.55)
+    player.pause()

@@ -38,8 +38,9 @@ class MorphPlayer(QObject):
 
     def set_speed(self, frames: int, fps: int) -> None:
         """Play a clip of ``frames`` frames at ``fps`` (the export dialog's settings)."""
-        if self.is_playing():
-            self._start = (self.clock(), self._position())
+        if self.is_playing():                # keep the morph position t, not the frame number
+            t = (self._position() % self.frames) / max(self.frames - 1, 1)
+            self._start = (self.clock(), t * (frames - 1))
         self.frames, self.fps = frames, fps
         self._set_interval()
 
