@@ -71,7 +71,9 @@ def test_train_encoder_kl_writes_a_variational_encoder(capsys, tmp_path):
 
 
 def test_a_negative_kl_is_refused(capsys, tmp_path):
-    code = main(["train", "encoder", "--data", str(tmp_path / "d.zip"), "--generator", str(tmp_path / "g"),
-                 "--kl", "-1", "--outdir", str(tmp_path / "run")])
-    assert code == 1 and "--kl must be ≥ 0, got -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "encoder", "--data", str(tmp_path / "d.zip"), "--generator", str(tmp_path / "g"),
+              "--kl", "-1", "--outdir", str(tmp_path / "run")])
+    assert exit_.value.code == 2                                         # a usage error, caught by argparse
+    assert "argument --kl: expected a finite number ≥ 0, got '-1'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
