@@ -6,12 +6,11 @@ held-out split, and the 8×4 grid of fixed seeds at ψ = 1, for a GAN run folder
 Writes the grid as docs/training/<date>-<kimg>kimg.jpg (JPEG, quality 85, the 128² faces at
 their own size, seeds 0–31) and prints the Markdown row, then every figure as one JSON object
 on its last line. The run folder's ``generator.json`` / ``generator.safetensors`` (G_ema) are
-the generator; its ``stats.jsonl`` gives the kimg.
+the generator; its ``checkpoint.json`` gives the kimg.
 """
 
 import argparse
 import json
-import platform
 from datetime import date
 from pathlib import Path
 
@@ -22,28 +21,16 @@ from PIL import Image
 from explorer.metrics.registry import compute
 from explorer.metrics.sources import GeneratedImages
 from explorer.netio import read_json
+from explorer.weights import describe_device
 
 GRID_SEEDS = range(32)
 GRID_COLUMNS = 8
 NUM = 2000
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or platform's guess), with the threads torch uses."""
-    name = platform.processor() or "cpu"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"{name} ({torch.get_num_threads()} threads)"
-
-
 def run_kimg(run: Path) -> float:
-    """Thousands of real images shown to D so far, from the run's last ``stats.jsonl`` row."""
-    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if line.strip().endswith("}")]
-    return float(rows[-1]["kimg"])
+    """Thousands of real images shown to D at the run's last checkpoint."""
+    return read_json(run / "checkpoint.json")["progress"]["nimg"] / 1000
 
 
 def grid(run: Path, out: Path) -> Path:
@@ -66,7 +53,7 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=NUM)
     args = parser.parse_args()
     kimg = run_kimg(args.run)
-    figures = {"date": date.today().isoformat(), "cpu": cpu_model(), "kimg": kimg, "hours": args.hours,
+    figures = {"date": date.today().isoformat(), "cpu": describe_device(torch.device("cpu")), "kimg": kimg, "hours": args.hours,
                "resolution": read_json(args.run / "generator.json")["config"]["resolution"]}
     for metric in ("fid", "fd_face"):
         record = compute(metric, args.data, args.run, num=args.num, device="cpu", split="held-out")[0]
